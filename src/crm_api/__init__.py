@@ -1,0 +1,1 @@
+"""crm-api: a multi-tenant, API-first CRM backend."""

@@ -1,0 +1,3 @@
+from crm_api.cli import main
+
+main()

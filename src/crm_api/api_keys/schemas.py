@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from crm_api.kernel.schemas import InputModel, ReadModel
+
+Scope = Literal[
+    "tenant:read",
+    "tenant:write",
+    "users:read",
+    "users:write",
+    "api_keys:read",
+    "api_keys:write",
+]
+
+
+class ApiKeyCreate(InputModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=50)]
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The whole key. It is shown this once and never again.")

@@ -1,0 +1,78 @@
+"""API keys: created by admins, shown once, stored as a hash, revocable."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.api_keys import repository
+from crm_api.api_keys.models import ApiKey
+from crm_api.api_keys.schemas import ApiKeyCreate
+from crm_api.auth.dependencies import hash_api_secret
+from crm_api.auth.principal import Principal
+from crm_api.kernel.concurrency import check_version
+from crm_api.kernel.db import current_tenant
+from crm_api.kernel.errors import BusinessRuleViolated, NotFound, PermissionDenied
+from crm_api.kernel.outbox import record_event
+from crm_api.kernel.pagination import PageParams, page_of
+
+logger = structlog.get_logger(__name__)
+
+
+async def create_key(
+    session: AsyncSession, data: ApiKeyCreate, *, actor: Principal
+) -> tuple[ApiKey, str]:
+    scopes = sorted(set(data.scopes))
+    if not set(scopes) <= actor.permissions:
+        raise PermissionDenied("An API key cannot hold a permission its creator lacks.")
+    if data.expires_at is not None and data.expires_at <= datetime.now(UTC):
+        raise BusinessRuleViolated("expires_at must lie in the future.")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        tenant_id=current_tenant(session),
+        name=data.name,
+        prefix=prefix,
+        secret_hash=hash_api_secret(secret),
+        scopes=scopes,
+        created_by=actor.user_id,
+        expires_at=data.expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    record_event(
+        session, "api_key.created", subject_id=key.id, payload={"scopes": scopes}
+    )
+    logger.info("api_key.created", api_key_id=str(key.id))
+    return key, f"crm_{prefix}_{secret}"
+
+
+async def get_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
+    key = await repository.get(session, key_id)
+    if key is None:
+        raise NotFound("No such API key.")
+    return key
+
+
+async def list_keys(
+    session: AsyncSession, params: PageParams, *, include_revoked: bool
+) -> tuple[list[ApiKey], str | None]:
+    rows = await repository.list_page(session, params, include_revoked=include_revoked)
+    return page_of(rows, lambda key: (key.id,), params)
+
+
+async def revoke_key(
+    session: AsyncSession, key_id: uuid.UUID, *, expected_version: int | None
+) -> None:
+    key = await get_key(session, key_id)
+    check_version(expected_version, key.version)
+    if key.revoked_at is not None:
+        return
+    key.revoked_at = datetime.now(UTC)
+    await session.flush()
+    record_event(session, "api_key.revoked", subject_id=key.id, payload={})
+    logger.info("api_key.revoked", api_key_id=str(key.id))

@@ -1,0 +1,89 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from crm_api.api_keys.router import router as api_keys_router
+from crm_api.auth.router import router as auth_router
+from crm_api.health.router import router as health_router
+from crm_api.kernel.idempotency import Replay, replay_handler
+from crm_api.kernel.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from crm_api.kernel.problems import install_problem_handlers
+from crm_api.kernel.resources import Resources
+from crm_api.me.router import router as me_router
+from crm_api.settings import Settings, get_settings
+from crm_api.tenants.router import router as tenants_router
+from crm_api.users.router import router as users_router
+
+DESCRIPTION = """
+The server side of a hosted, multi-tenant CRM.
+
+**Conventions.** Paths live under `/api/v1`. Every error is RFC 9457 problem details
+(`application/problem+json`) with a stable `type`; invalid fields are listed under
+`errors`. Request bodies with unknown fields are refused (422). Lists page with
+`limit` (at most 200) and `cursor`, answering `next_cursor`. Single reads carry an
+`ETag`; send it back as `If-Match` on PATCH and DELETE (412 when stale). POST honours
+`Idempotency-Key`. Numbers in JSON bodies are read as exact decimals; money is a
+decimal string. Times are ISO 8601 with an offset and stored in UTC.
+
+**Authentication.** `POST /api/v1/auth/token` (OAuth2 password grant: `username` is the
+email) returns a short-lived bearer access token and a rotating refresh token. Servers
+may use an `X-API-Key` instead.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await Resources.open(settings)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.close()
+
+    app = FastAPI(
+        title="crm-api",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "tenants", "description": "Sign-up and the tenant's settings."},
+            {"name": "auth", "description": "Tokens: sign in, refresh, sign out."},
+            {"name": "me", "description": "The caller."},
+            {"name": "users", "description": "The tenant's users (admins only)."},
+            {"name": "api_keys", "description": "Server-to-server keys."},
+            {"name": "health", "description": "Liveness, readiness, metrics."},
+        ],
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    install_problem_handlers(app)
+    app.add_exception_handler(Replay, replay_handler)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (tenants_router, auth_router, me_router, users_router, api_keys_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health_router)
+
+    # Order: the last added runs first. Request ids wrap everything, then limits.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match",
+                           "Idempotency-Key", "X-API-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,75 @@
+"""Queries behind sign-in. The two look-ups that must cross tenants (which tenant owns
+this email, this API key prefix) go through narrow SECURITY DEFINER functions that
+return only a tenant id; everything after them runs under row-level security."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.auth.models import RefreshToken
+from crm_api.users.models import User
+
+
+async def tenant_of_email(session: AsyncSession, email: str) -> uuid.UUID | None:
+    return await session.scalar(  # type: ignore[no-any-return]
+        text("SELECT crm_user_tenant(:email)"), {"email": email}
+    )
+
+
+async def tenant_of_api_key(session: AsyncSession, prefix: str) -> uuid.UUID | None:
+    return await session.scalar(  # type: ignore[no-any-return]
+        text("SELECT crm_api_key_tenant(:prefix)"), {"prefix": prefix}
+    )
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(
+        select(User).where(func.lower(User.email) == email.lower())
+    )
+
+
+async def active_user_in_session(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
+) -> User | None:
+    """The user, if active and the sign-in session (token family) is not revoked."""
+    revoked = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == family_id)
+        .where(RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    return await session.scalar(
+        select(User).where(User.id == user_id, User.is_active, ~revoked)
+    )
+
+
+async def refresh_token_for_update(
+    session: AsyncSession, token_id: uuid.UUID
+) -> RefreshToken | None:
+    return await session.scalar(
+        select(RefreshToken).where(RefreshToken.id == token_id).with_for_update()
+    )
+
+
+async def revoke_family(
+    session: AsyncSession, family_id: uuid.UUID, *, at: datetime
+) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, at: datetime
+) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )

@@ -1,0 +1,226 @@
+"""The ``crm-api`` command: serve, worker, migrate, openapi, create-tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import structlog
+
+from crm_api.kernel.logging import configure_logging
+from crm_api.settings import get_settings
+
+logger = structlog.get_logger("crm_api.cli")
+
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ live: $CRM_PROJECT_ROOT, the checkout, or cwd."""
+    configured = os.environ.get("CRM_PROJECT_ROOT")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "alembic.ini").exists() else Path.cwd()
+
+
+ROOT = _project_root()
+
+
+def _setup_logging() -> None:
+    settings = get_settings()
+    json_output = settings.log_json and not sys.stderr.isatty()
+    configure_logging(json_output=json_output, level=settings.log_level)
+
+
+def run_migrations(database_url: str | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if database_url is not None:
+        config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")
+
+
+def _reset_settings(**env: str) -> None:
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+
+@click.group()
+def main() -> None:
+    """crm-api: a multi-tenant CRM behind a REST/JSON API."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where embedded PostgreSQL and Redis keep their data [default: ./.crm-data].",
+)
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Run a job worker beside the API [default: on when anything is embedded].",
+)
+@click.option("--migrate/--no-migrate", default=True, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="API processes.")
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    worker: bool | None,
+    migrate: bool,
+    workers: int,
+) -> None:
+    """Run the API. With DATABASE_URL / REDIS_URL unset, embedded servers are used."""
+    _setup_logging()
+    from crm_api.embedded import embedded_postgres, embedded_redis, jwt_secret_file
+
+    settings = get_settings()
+    data_dir = data_dir or settings.data_dir
+    with contextlib.ExitStack() as stack:
+        env: dict[str, str] = {}
+        embedded = False
+        if settings.database_url is None:
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir))
+            embedded = True
+        if settings.redis_url is None:
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir))
+            embedded = True
+        if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
+            logger.warning("auth.jwt_secret_generated", path=str(data_dir / "jwt-secret"))
+            env["CRM_JWT_SECRET"] = jwt_secret_file(data_dir)
+        _reset_settings(**env)
+
+        if migrate:
+            run_migrations()
+            logger.info("migrations.applied")
+        if worker if worker is not None else embedded:
+            process = subprocess.Popen([sys.executable, "-m", "crm_api", "worker"])
+            stack.callback(_stop_process, process)
+        _serve_http(host=host, port=port, workers=workers)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    logger.info("worker.exited", returncode=process.returncode)
+
+
+def _serve_http(*, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    logger.info("api.listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs")
+    uvicorn.run(
+        "crm_api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run the arq job worker (uses DATABASE_URL and REDIS_URL)."""
+    from arq.worker import run_worker
+
+    from crm_api.worker import WorkerSettings
+
+    _setup_logging()
+    if get_settings().redis_url is None or get_settings().database_url is None:
+        raise click.UsageError("the worker needs DATABASE_URL and REDIS_URL")
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _database(data_dir: Path | None) -> Iterator[None]:
+    """DATABASE_URL as set, or the embedded server under the data directory."""
+    settings = get_settings()
+    if settings.database_url is not None:
+        yield
+        return
+    from crm_api.embedded import embedded_postgres
+
+    with embedded_postgres(data_dir or settings.data_dir) as url:
+        _reset_settings(DATABASE_URL=url)
+        yield
+
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The embedded servers' data, used when DATABASE_URL is unset.",
+)
+
+
+@main.command()
+@DATA_DIR_OPTION
+def migrate(data_dir: Path | None) -> None:
+    """Apply every pending database migration (runs as the connecting role)."""
+    _setup_logging()
+    with _database(data_dir):
+        run_migrations()
+    logger.info("migrations.applied")
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=ROOT / "openapi" / "openapi.json",
+    show_default=True,
+)
+def openapi(output: Path) -> None:
+    """Write the OpenAPI contract generated from the code."""
+    from crm_api.openapi import render_openapi
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_openapi())
+    click.echo(f"wrote {output}")
+
+
+@main.command("create-tenant")
+@click.option("--name", required=True)
+@click.option("--slug", required=True)
+@click.option("--currency", "default_currency", default="EUR", show_default=True)
+@click.option("--time-zone", default="UTC", show_default=True)
+@click.option("--locale", default="en-US", show_default=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@click.option("--admin-password", prompt=True, hide_input=True)
+@DATA_DIR_OPTION
+def create_tenant(data_dir: Path | None, **options: str) -> None:
+    """Create a tenant with its first admin (the same path as POST /api/v1/signup)."""
+    from pydantic import ValidationError
+
+    from crm_api.kernel.errors import AppError
+    from crm_api.tenants.commands import create_tenant_now
+
+    _setup_logging()
+    try:
+        with _database(data_dir):
+            result = asyncio.run(create_tenant_now(**options))
+    except ValidationError as error:
+        raise click.ClickException(str(error)) from None
+    except AppError as error:
+        raise click.ClickException(str(error.detail or error.title)) from None
+    click.echo(json.dumps(result, indent=2))

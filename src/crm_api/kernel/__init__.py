@@ -1,0 +1,1 @@
+"""Shared machinery every domain uses: database, errors, routing, paging, security."""

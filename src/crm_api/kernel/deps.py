@@ -1,0 +1,30 @@
+"""Dependencies every router uses: the request's session and the process resources."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.kernel.resources import Resources
+from crm_api.kernel.routing import request_session
+from crm_api.settings import Settings
+
+
+def get_resources(request: Request) -> Resources:
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return get_resources(request).settings
+
+
+def get_redis(request: Request) -> ArqRedis:
+    return get_resources(request).redis
+
+
+Session = Annotated[AsyncSession, Depends(request_session)]
+AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+Redis = Annotated[ArqRedis, Depends(get_redis)]

@@ -1,0 +1,122 @@
+"""Cursor pagination: opaque cursors over a stable sort key (sort values plus id)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, and_, or_
+
+from crm_api.kernel.errors import ValidationFailed
+
+T = TypeVar("T")
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to read the next page; null on the last page."
+    )
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One non-null column of an ordering; ``descending`` flips ORDER BY and the seek.
+
+    ``parse`` turns the JSON form kept in a cursor back into the column's type.
+    """
+
+    column: ColumnElement[Any]
+    descending: bool = False
+    parse: Callable[[Any], Any] = _same
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != width:
+        raise ValidationFailed.single(
+            "cursor", "Invalid cursor", code="invalid_cursor", location="query"
+        )
+    return values
+
+
+def _seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the ordering given by ``keys``."""
+    clauses = []
+    for index, key in enumerate(keys):
+        equal_prefix = [keys[i].column == values[i] for i in range(index)]
+        beyond = key.column < values[index] if key.descending else key.column > values[index]
+        clauses.append(and_(*equal_prefix, beyond))
+    return or_(*clauses)
+
+
+def paginate(
+    statement: Select[Any], keys: Sequence[SortKey], params: PageParams
+) -> Select[Any]:
+    """Order ``statement`` by ``keys``, start after the cursor, and fetch one extra row."""
+    if params.cursor is not None:
+        raw = decode_cursor(params.cursor, len(keys))
+        try:
+            values = [key.parse(v) for key, v in zip(keys, raw, strict=True)]
+        except (TypeError, ValueError):
+            raise ValidationFailed.single(
+                "cursor", "Invalid cursor", code="invalid_cursor", location="query"
+            ) from None
+        statement = statement.where(_seek(keys, values))
+    order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
+    return statement.order_by(*order).limit(params.limit + 1)
+
+
+def page_of(
+    rows: Sequence[T], keys_of: Callable[[T], Sequence[Any]], params: PageParams
+) -> tuple[list[T], str | None]:
+    """Cut the extra row off and build the next cursor from the last row kept."""
+    if len(rows) <= params.limit:
+        return list(rows), None
+    kept = list(rows[: params.limit])
+    return kept, encode_cursor(keys_of(kept[-1]))

@@ -1,0 +1,122 @@
+"""Exception handlers: every error leaves the API as ``application/problem+json``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from crm_api.kernel.context import request_id_var
+from crm_api.kernel.errors import (
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    BadRequest,
+    FieldError,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+logger = structlog.get_logger(__name__)
+
+_BY_STATUS: dict[int, type[AppError]] = {
+    400: BadRequest,
+    401: NotAuthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: ValidationFailed,
+}
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie", "form"}
+
+
+def problem_response(error: AppError, *, instance: str | None) -> Response:
+    problem = error.to_problem(instance=instance, request_id=request_id_var.get())
+    return Response(
+        content=problem.model_dump_json(exclude_none=True),
+        status_code=error.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=error.headers,
+    )
+
+
+def field_errors(raw: Iterable[dict[str, Any]]) -> list[FieldError]:
+    """Turn pydantic's error list into ours: one dotted field path per error."""
+    errors = []
+    for item in raw:
+        loc: Sequence[Any] = item.get("loc", ())
+        location = "body"
+        if loc and loc[0] in _LOCATIONS:
+            location, loc = str(loc[0]), loc[1:]
+        code = str(item.get("type", "invalid"))
+        if code == "extra_forbidden":
+            code, message = "unknown_field", "Unknown field"
+        else:
+            message = str(item.get("msg", "Invalid value"))
+        errors.append(
+            FieldError(
+                field=".".join(str(part) for part in loc) or location,
+                location=location,
+                code=code,
+                message=message,
+            )
+        )
+    return errors
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return problem_response(exc, instance=request.url.path)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(item.get("type") == "json_invalid" for item in raw):
+        error: AppError = BadRequest("The request body is not valid JSON.")
+    else:
+        error = ValidationFailed(
+            "One or more values are invalid.", errors=field_errors(raw)
+        )
+    return problem_response(error, instance=request.url.path)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error_class = _BY_STATUS.get(exc.status_code)
+    if error_class is None:
+        error = AppError(str(exc.detail))
+        error.status = exc.status_code
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        error = error_class(detail)
+    if exc.headers:
+        error.headers.update(exc.headers)
+    return problem_response(error, instance=request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("request.failed", path=request.url.path)
+    return problem_response(
+        AppError("An unexpected error occurred; it has been logged."),
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,19 @@
+"""Every mapped table, imported in one place for Alembic and the metadata checks."""
+
+from crm_api.api_keys.models import ApiKey
+from crm_api.auth.models import RefreshToken
+from crm_api.kernel.db import Base
+from crm_api.kernel.idempotency import IdempotencyKey
+from crm_api.kernel.outbox import OutboxEvent
+from crm_api.tenants.models import Tenant
+from crm_api.users.models import User
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "IdempotencyKey",
+    "OutboxEvent",
+    "RefreshToken",
+    "Tenant",
+    "User",
+]

@@ -1,0 +1,77 @@
+"""Signing up a tenant, and its own settings."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.auth.passwords import hash_password
+from crm_api.kernel.concurrency import check_version
+from crm_api.kernel.db import set_tenant
+from crm_api.kernel.errors import NotFound
+from crm_api.kernel.ids import new_id
+from crm_api.kernel.integrity import flush_or_conflict
+from crm_api.kernel.outbox import record_event
+from crm_api.tenants.models import Tenant
+from crm_api.tenants.schemas import SignupRequest, TenantUpdate
+from crm_api.users.models import User
+from crm_api.users.service import EMAIL_TAKEN
+
+logger = structlog.get_logger(__name__)
+
+SLUG_TAKEN = {"uq_tenants_slug": ("tenant.slug", "This slug is already taken.")}
+
+
+async def sign_up(session: AsyncSession, data: SignupRequest) -> tuple[Tenant, User]:
+    """Create a tenant and its first admin in one transaction."""
+    tenant_id = new_id()
+    await set_tenant(session, tenant_id)
+    tenant = Tenant(id=tenant_id, **data.tenant.model_dump())
+    session.add(tenant)
+    await flush_or_conflict(session, SLUG_TAKEN)
+    admin = User(
+        tenant_id=tenant_id,
+        email=data.admin.email,
+        full_name=data.admin.full_name,
+        password_hash=await hash_password(data.admin.password),
+        roles=["admin"],
+        is_active=True,
+    )
+    session.add(admin)
+    await flush_or_conflict(
+        session, {k: ("admin.email", v[1]) for k, v in EMAIL_TAKEN.items()}
+    )
+    record_event(
+        session,
+        "tenant.created",
+        subject_id=tenant_id,
+        payload={"slug": tenant.slug, "admin_id": str(admin.id)},
+    )
+    logger.info("tenant.created", tenant_id=str(tenant_id), slug=tenant.slug)
+    return tenant, admin
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    return tenant
+
+
+async def update_tenant(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    data: TenantUpdate,
+    *,
+    expected_version: int | None,
+) -> Tenant:
+    tenant = await get_tenant(session, tenant_id)
+    check_version(expected_version, tenant.version)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    for field, value in changes.items():
+        setattr(tenant, field, value)
+    await session.flush()
+    record_event(session, "tenant.updated", subject_id=tenant.id, payload=changes)
+    return tenant
