@@ -67,6 +67,9 @@ def settings(database_url: str, redis_dsn: str) -> Settings:
             "log_json": False,
             "log_level": "WARNING",
             "login_attempts_per_minute": 5,
+            # Cheap hashes keep the suite fast; production uses the defaults.
+            "password_hash_time_cost": 1,
+            "password_hash_memory_kib": 1024,
         }
     )
 
@@ -94,7 +97,9 @@ async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(autouse=True)
-async def _clean_state(owner: asyncpg.Connection, redis_dsn: str) -> AsyncIterator[None]:
+async def _clean_state(
+    owner: asyncpg.Connection, redis_dsn: str
+) -> AsyncIterator[None]:
     yield
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     await owner.execute(f"TRUNCATE {tables} CASCADE")

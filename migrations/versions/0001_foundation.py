@@ -40,8 +40,18 @@ LOOKUPS = (
 
 def _timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
     ]
 
 
@@ -94,9 +104,20 @@ def upgrade() -> None:
         "refresh_tokens",
         sa.Column("id", sa.Uuid(), primary_key=True),
         _tenant_fk(),
-        sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "user_id",
+            sa.Uuid(),
+            sa.ForeignKey("users.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("family_id", sa.Uuid(), nullable=False, index=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True)),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
@@ -109,7 +130,9 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("secret_hash", sa.String(64), nullable=False),
         sa.Column("scopes", postgresql.ARRAY(sa.String(60)), nullable=False),
-        sa.Column("created_by", sa.Uuid(), sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column(
+            "created_by", sa.Uuid(), sa.ForeignKey("users.id", ondelete="SET NULL")
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
@@ -119,16 +142,28 @@ def upgrade() -> None:
     )
     op.create_table(
         "idempotency_keys",
-        sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "tenant_id",
+            sa.Uuid(),
+            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("principal", sa.String(80), primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer()),
         sa.Column("response_body", sa.LargeBinary()),
         sa.Column("response_headers", postgresql.JSONB()),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
     )
-    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+    op.create_index(
+        "ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"]
+    )
     op.create_table(
         "outbox_events",
         sa.Column("id", sa.Uuid(), primary_key=True),
@@ -136,7 +171,12 @@ def upgrade() -> None:
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("subject_id", sa.Uuid()),
         sa.Column("payload", postgresql.JSONB(), nullable=False),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True)),
     )
     op.create_index(
@@ -177,7 +217,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, arguments in LOOKUPS:
         op.execute(f"DROP FUNCTION IF EXISTS {name}({arguments})")
-    for table in ("outbox_events", "idempotency_keys", "api_keys", "refresh_tokens", "users", "tenants"):
+    for table in (
+        "outbox_events",
+        "idempotency_keys",
+        "api_keys",
+        "refresh_tokens",
+        "users",
+        "tenants",
+    ):
         op.drop_table(table)
     op.execute("DROP FUNCTION IF EXISTS crm_current_tenant()")
     # NOTE: the app role is cluster-wide and may serve other databases, so it stays.

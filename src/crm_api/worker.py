@@ -69,8 +69,8 @@ async def purge_expired(ctx: dict[str, Any]) -> dict[str, int]:
             tokens = await session.execute(
                 delete(RefreshToken).where(RefreshToken.expires_at < tokens_before)
             )
-            totals["idempotency_keys"] += keys.rowcount  # type: ignore[attr-defined]
-            totals["refresh_tokens"] += tokens.rowcount  # type: ignore[attr-defined]
+            totals["idempotency_keys"] += keys.rowcount
+            totals["refresh_tokens"] += tokens.rowcount
     logger.info("maintenance.purged", **totals)
     return totals
 

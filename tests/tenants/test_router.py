@@ -29,7 +29,11 @@ class TestSignup:
                 "default_currency": "USD",
                 "time_zone": "UTC",
             },
-            "admin": {"email": "x@other.example.com", "full_name": "X", "password": PASSWORD},
+            "admin": {
+                "email": "x@other.example.com",
+                "full_name": "X",
+                "password": PASSWORD,
+            },
         }
 
         response = await client.post("/api/v1/signup", json=body)
@@ -42,7 +46,12 @@ class TestSignup:
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:
         body = {
-            "tenant": {"name": "B", "slug": "b-co", "default_currency": "USD", "time_zone": "UTC"},
+            "tenant": {
+                "name": "B",
+                "slug": "b-co",
+                "default_currency": "USD",
+                "time_zone": "UTC",
+            },
             "admin": {
                 "email": tenant_a.admin["email"].upper(),
                 "full_name": "Copycat",
@@ -68,20 +77,33 @@ class TestSignup:
                 "time_zone": "Mars/Olympus",
                 "locale": "xx-YY-ZZ",
             },
-            "admin": {"email": "a@bad.example.com", "full_name": "A", "password": PASSWORD},
+            "admin": {
+                "email": "a@bad.example.com",
+                "full_name": "A",
+                "password": PASSWORD,
+            },
         }
 
         response = await client.post("/api/v1/signup", json=body)
 
         assert response.status_code == 422
         fields = {e["field"] for e in response.json()["errors"]}
-        assert fields == {"tenant.default_currency", "tenant.time_zone", "tenant.locale"}
+        assert fields == {
+            "tenant.default_currency",
+            "tenant.time_zone",
+            "tenant.locale",
+        }
 
     async def test_nothing_is_written_when_admin_is_invalid(
         self, client: httpx.AsyncClient, owner: object
     ) -> None:
         body = {
-            "tenant": {"name": "N", "slug": "nope", "default_currency": "EUR", "time_zone": "UTC"},
+            "tenant": {
+                "name": "N",
+                "slug": "nope",
+                "default_currency": "EUR",
+                "time_zone": "UTC",
+            },
             "admin": {"email": "not-an-email", "full_name": "N", "password": PASSWORD},
         }
 
@@ -115,7 +137,10 @@ class TestCurrentTenant:
         assert stale.json()["type"] == "urn:crm-api:problem:precondition-failed"
 
     async def test_each_tenant_reads_only_itself(
-        self, client: httpx.AsyncClient, tenant_a: TenantContext, tenant_b: TenantContext
+        self,
+        client: httpx.AsyncClient,
+        tenant_a: TenantContext,
+        tenant_b: TenantContext,
     ) -> None:
         a = await client.get("/api/v1/tenant", headers=tenant_a.headers)
         b = await client.get("/api/v1/tenant", headers=tenant_b.headers)
@@ -130,6 +155,8 @@ class TestCurrentTenant:
 
         _, headers = await add_user(client, tenant_a, roles=["sales"])
 
-        response = await client.patch("/api/v1/tenant", json={"name": "Hijack"}, headers=headers)
+        response = await client.patch(
+            "/api/v1/tenant", json={"name": "Hijack"}, headers=headers
+        )
 
         assert response.status_code == 403

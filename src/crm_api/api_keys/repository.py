@@ -25,4 +25,6 @@ async def list_page(
     statement = select(ApiKey)
     if not include_revoked:
         statement = statement.where(ApiKey.revoked_at.is_(None))
-    return list((await session.scalars(paginate(statement, API_KEY_ORDER, params))).all())
+    return list(
+        (await session.scalars(paginate(statement, API_KEY_ORDER, params))).all()
+    )

@@ -37,4 +37,6 @@ class ApiKeyRead(ReadModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    key: str = Field(description="The whole key. It is shown this once and never again.")
+    key: str = Field(
+        description="The whole key. It is shown this once and never again."
+    )

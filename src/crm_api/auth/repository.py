@@ -73,3 +73,13 @@ async def revoke_user_sessions(
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=at)
     )
+
+
+async def touch_last_login(
+    session: AsyncSession, user_id: uuid.UUID, *, at: datetime
+) -> None:
+    # NOTE: a Core UPDATE on purpose: sign-in bookkeeping must not bump the user's
+    # version, or every sign-in would make an admin's If-Match stale.
+    await session.execute(
+        update(User).where(User.id == user_id).values(last_login_at=at)
+    )

@@ -18,7 +18,9 @@ def _missing(*fields: str) -> ValidationFailed:
     return ValidationFailed(
         "Required for this grant type.",
         errors=[
-            FieldError(field=f, location="form", code="missing", message="Field required")
+            FieldError(
+                field=f, location="form", code="missing", message="Field required"
+            )
             for f in fields
         ],
     )
@@ -35,7 +37,9 @@ async def issue_tokens(
     if form.grant_type == "refresh_token":
         if not form.refresh_token:
             raise _missing("refresh_token")
-        return await service.rotate(session, settings=settings, token=form.refresh_token)
+        return await service.rotate(
+            session, settings=settings, token=form.refresh_token
+        )
     if not form.username or not form.password:
         raise _missing(*(f for f in ("username", "password") if not getattr(form, f)))
     return await service.sign_in(

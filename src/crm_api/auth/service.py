@@ -26,13 +26,21 @@ logger = structlog.get_logger(__name__)
 _BAD_CREDENTIALS = "The email or password is wrong, or the account is deactivated."
 
 
+def _attempts_key(email: str) -> str:
+    return (
+        "crm:login-failures:" + hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+    )
+
+
 async def _check_login_rate(redis: ArqRedis, settings: Settings, email: str) -> None:
-    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-    key = f"crm:login-attempts:{digest}"
+    """Count attempts per account per minute; a successful sign-in clears the count."""
+    key = _attempts_key(email)
     async with redis.pipeline(transaction=True) as pipe:
+        # SET NX starts the one-minute window; INCR counts within it (Redis 6.2 has
+        # no EXPIRE NX, and the embedded server is 6.2).
+        pipe.set(key, 0, ex=60, nx=True)
         pipe.incr(key)
-        pipe.expire(key, 60, nx=True)
-        attempts, _ = await pipe.execute()
+        _, attempts = await pipe.execute()
     if attempts > settings.login_attempts_per_minute:
         ttl_s = await redis.ttl(key)
         raise RateLimited(
@@ -91,12 +99,13 @@ async def sign_in(
         await set_tenant(session, tenant_id)
         user = await repository.user_by_email(session, email)
     password_ok = await verify_password(
-        user.password_hash if user is not None else None, password
+        settings, user.password_hash if user is not None else None, password
     )
     if user is None or not password_ok or not user.is_active:
         logger.info("auth.sign_in_failed", tenant_id=str(tenant_id))
         raise NotAuthenticated(_BAD_CREDENTIALS)
-    user.last_login_at = datetime.now(UTC)
+    await repository.touch_last_login(session, user.id, at=datetime.now(UTC))
+    await redis.delete(_attempts_key(email))
     pair = await _issue_pair(session, settings, user, family_id=new_id())
     logger.info("auth.signed_in", tenant_id=str(user.tenant_id), user_id=str(user.id))
     return pair

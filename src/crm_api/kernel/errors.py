@@ -14,7 +14,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 class FieldError(BaseModel):
     """One invalid input value: where it is, a stable code, and a readable message."""
 
-    field: str = Field(description="Dotted path of the value, e.g. `email`, `custom.fax`.")
+    field: str = Field(
+        description="Dotted path of the value, e.g. `email`, `custom.fax`."
+    )
     location: str = Field(description="body, query, path, header, cookie or form.")
     code: str
     message: str

@@ -42,7 +42,7 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class Replay(Exception):  # noqa: N818 - control flow, not a failure
+class Replay(Exception):
     """Raised to answer with a stored response instead of running the handler."""
 
     def __init__(self, response: Response) -> None:

@@ -32,6 +32,8 @@ async def flush_or_conflict(
         raise Conflict(
             message,
             errors=[
-                FieldError(field=field, location="body", code="duplicate", message=message)
+                FieldError(
+                    field=field, location="body", code="duplicate", message=message
+                )
             ],
         ) from None

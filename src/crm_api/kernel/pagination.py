@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.kernel.errors import ValidationFailed
 
@@ -54,7 +55,7 @@ class SortKey:
     ``parse`` turns the JSON form kept in a cursor back into the column's type.
     """
 
-    column: ColumnElement[Any]
+    column: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool = False
     parse: Callable[[Any], Any] = _same
 
@@ -90,7 +91,9 @@ def _seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]
     clauses = []
     for index, key in enumerate(keys):
         equal_prefix = [keys[i].column == values[i] for i in range(index)]
-        beyond = key.column < values[index] if key.descending else key.column > values[index]
+        beyond = (
+            key.column < values[index] if key.descending else key.column > values[index]
+        )
         clauses.append(and_(*equal_prefix, beyond))
     return or_(*clauses)
 

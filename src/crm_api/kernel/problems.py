@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -22,6 +23,7 @@ from crm_api.kernel.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    PreconditionFailed,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -107,6 +109,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(error, instance=request.url.path)
 
 
+async def _stale(request: Request, exc: Exception) -> Response:
+    # Two writers read the same version; the second UPDATE matched no row.
+    return problem_response(
+        PreconditionFailed("The resource was changed by someone else; read it again."),
+        instance=request.url.path,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("request.failed", path=request.url.path)
     return problem_response(
@@ -119,4 +129,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(Exception, _unexpected)

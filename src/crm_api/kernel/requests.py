@@ -18,9 +18,10 @@ def _reject_constant(name: str) -> Any:
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Any
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -36,9 +37,7 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 def parse_json(body: bytes) -> Any:
     """Parse a request body; floats are read as ``Decimal`` so money never rounds."""
     try:
-        value = json.loads(
-            body, parse_float=Decimal, parse_constant=_reject_constant
-        )
+        value = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         raise BadRequest(
             f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
@@ -46,7 +45,9 @@ def parse_json(body: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
     if _depth_exceeds(value, MAX_JSON_DEPTH):
-        raise BadRequest(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+        raise BadRequest(
+            f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+        )
     return value
 
 

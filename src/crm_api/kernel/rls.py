@@ -9,6 +9,8 @@ SECURITY DEFINER look-ups below cross tenants on purpose.
 
 from __future__ import annotations
 
+import re
+
 CURRENT_TENANT_FUNCTION = """
 CREATE OR REPLACE FUNCTION crm_current_tenant() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -16,7 +18,15 @@ AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$
 """
 
 
+def _identifier(name: str) -> str:
+    """DDL cannot bind identifiers, so only plain lower-case names are let in."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
 def create_app_role(role: str) -> list[str]:
+    role = _identifier(role)
     return [
         f"""
         DO $$ BEGIN
@@ -27,13 +37,14 @@ def create_app_role(role: str) -> list[str]:
             EXECUTE format('GRANT {role} TO %I', current_user);
           END IF;
         END $$
-        """,
+        """,  # noqa: S608 - role is a checked identifier
         f"GRANT USAGE ON SCHEMA public TO {role}",
     ]
 
 
 def isolate(table: str, role: str, *, column: str = "tenant_id") -> list[str]:
     """Enable RLS on ``table`` keyed on ``column`` and grant DML to the app role."""
+    table, role, column = _identifier(table), _identifier(role), _identifier(column)
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"""CREATE POLICY tenant_isolation ON {table}
@@ -47,6 +58,7 @@ def security_definer_lookup(
     name: str, arguments: str, returns: str, body: str, role: str
 ) -> list[str]:
     """A narrow cross-tenant look-up the app role may call but not see inside."""
+    name, role = _identifier(name), _identifier(role)
     return [
         f"""CREATE OR REPLACE FUNCTION {name}({arguments}) RETURNS {returns}
             LANGUAGE sql STABLE SECURITY DEFINER

@@ -34,21 +34,29 @@ def _check_locale(tag: str) -> str:
     try:
         locale = Locale.parse(tag.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
-        raise ValueError(f"'{tag}' is not a known locale (e.g. 'en-US', 'zh-CN')") from None
+        raise ValueError(
+            f"'{tag}' is not a known locale (e.g. 'en-US', 'zh-CN')"
+        ) from None
     return "-".join(
         part for part in (locale.language, locale.script, locale.territory) if part
     )
 
 
 CurrencyCode = Annotated[
-    str, Field(min_length=3, max_length=3, examples=["EUR"]), AfterValidator(_check_currency)
+    str,
+    Field(min_length=3, max_length=3, examples=["EUR"]),
+    AfterValidator(_check_currency),
 ]
 TimeZoneName = Annotated[
-    str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_check_time_zone)
+    str,
+    Field(max_length=64, examples=["Europe/Berlin"]),
+    AfterValidator(_check_time_zone),
 ]
 LocaleTag = Annotated[
     str, Field(max_length=35, examples=["de-DE"]), AfterValidator(_check_locale)
 ]
+
+
 def _check_email(value: str) -> str:
     try:
         checked = validate_email(value, check_deliverability=False)

@@ -44,7 +44,7 @@ async def create_tenant_now(
     engine = create_engine(settings.database_url, app_role=settings.database_app_role)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            tenant, admin = await service.sign_up(session, request)
+            tenant, admin = await service.sign_up(session, request, settings=settings)
             result = SignupResult(
                 tenant=TenantRead.model_validate(tenant),
                 admin=UserRead.model_validate(admin),

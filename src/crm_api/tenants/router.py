@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 from crm_api.auth.dependencies import require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
-from crm_api.kernel.deps import Session
+from crm_api.kernel.deps import AppSettings, Session
 from crm_api.kernel.routing import CrmRoute
 from crm_api.tenants import service
 from crm_api.tenants.schemas import (
@@ -24,9 +24,11 @@ router = APIRouter(tags=["tenants"], route_class=CrmRoute)
 @router.post(
     "/signup", status_code=status.HTTP_201_CREATED, operation_id="tenants_signup"
 )
-async def sign_up(data: SignupRequest, session: Session) -> SignupResult:
+async def sign_up(
+    data: SignupRequest, session: Session, settings: AppSettings
+) -> SignupResult:
     """Create a tenant with its first admin user (no sign-in needed)."""
-    tenant, admin = await service.sign_up(session, data)
+    tenant, admin = await service.sign_up(session, data, settings=settings)
 
     return SignupResult(
         tenant=TenantRead.model_validate(tenant), admin=UserRead.model_validate(admin)

@@ -14,6 +14,7 @@ from crm_api.kernel.errors import NotFound
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
+from crm_api.settings import Settings
 from crm_api.tenants.models import Tenant
 from crm_api.tenants.schemas import SignupRequest, TenantUpdate
 from crm_api.users.models import User
@@ -24,7 +25,9 @@ logger = structlog.get_logger(__name__)
 SLUG_TAKEN = {"uq_tenants_slug": ("tenant.slug", "This slug is already taken.")}
 
 
-async def sign_up(session: AsyncSession, data: SignupRequest) -> tuple[Tenant, User]:
+async def sign_up(
+    session: AsyncSession, data: SignupRequest, *, settings: Settings
+) -> tuple[Tenant, User]:
     """Create a tenant and its first admin in one transaction."""
     tenant_id = new_id()
     await set_tenant(session, tenant_id)
@@ -35,7 +38,7 @@ async def sign_up(session: AsyncSession, data: SignupRequest) -> tuple[Tenant, U
         tenant_id=tenant_id,
         email=data.admin.email,
         full_name=data.admin.full_name,
-        password_hash=await hash_password(data.admin.password),
+        password_hash=await hash_password(settings, data.admin.password),
         roles=["admin"],
         is_active=True,
     )
@@ -69,7 +72,9 @@ async def update_tenant(
 ) -> Tenant:
     tenant = await get_tenant(session, tenant_id)
     check_version(expected_version, tenant.version)
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None
+    }
     for field, value in changes.items():
         setattr(tenant, field, value)
     await session.flush()

@@ -14,9 +14,7 @@ class User(IdMixin, TimestampMixin, VersionedMixin, Base):
     """A login within one tenant. The email is unique across the whole service."""
 
     __tablename__ = "users"
-    __table_args__ = (
-        Index("uq_users_email_lower", func.lower("email"), unique=True),
-    )
+    __table_args__ = (Index("uq_users_email_lower", func.lower("email"), unique=True),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True

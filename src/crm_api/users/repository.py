@@ -15,24 +15,30 @@ async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
 
 
-def list_statement(*, is_active: bool | None, role: str | None) -> Select[tuple[User]]:
+def list_statement(*, is_active: bool | None, role: str | None) -> Select[User]:
     statement = select(User)
     if is_active is not None:
         statement = statement.where(User.is_active.is_(is_active))
     if role is not None:
-        statement = statement.where(User.roles.any(role))
+        statement = statement.where(User.roles.contains([role]))
     return statement
 
 
 async def list_page(
-    session: AsyncSession, params: PageParams, *, is_active: bool | None, role: str | None
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    is_active: bool | None,
+    role: str | None,
 ) -> list[User]:
-    statement = paginate(list_statement(is_active=is_active, role=role), USER_ORDER, params)
+    statement = paginate(
+        list_statement(is_active=is_active, role=role), USER_ORDER, params
+    )
     return list((await session.scalars(statement)).all())
 
 
 async def count_active_admins(session: AsyncSession) -> int:
     result = await session.scalars(
-        select(User.id).where(User.is_active, User.roles.any("admin"))
+        select(User.id).where(User.is_active, User.roles.contains(["admin"]))
     )
     return len(result.all())

@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from crm_api.auth.dependencies import Idempotent, require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
-from crm_api.kernel.deps import Session
+from crm_api.kernel.deps import AppSettings, Session
 from crm_api.kernel.pagination import Page, PageParams, page_params
 from crm_api.kernel.routing import CrmRoute
 from crm_api.users import service
@@ -28,10 +28,14 @@ IfMatch = Annotated[int | None, Depends(if_match_header)]
     dependencies=[Idempotent],
 )
 async def create_user(
-    data: UserCreate, session: Session, _: CanWrite, response: Response
+    data: UserCreate,
+    session: Session,
+    settings: AppSettings,
+    _: CanWrite,
+    response: Response,
 ) -> UserRead:
     """Create a user in the caller's tenant."""
-    user = await service.create_user(session, data)
+    user = await service.create_user(session, data, settings=settings)
 
     set_etag(response, user.version)
     response.headers["Location"] = f"/api/v1/users/{user.id}"

@@ -17,7 +17,7 @@ class UserCreate(InputModel):
     email: Email
     full_name: Name
     password: Password
-    roles: Roles = Field(default_factory=lambda: ["sales"])
+    roles: Roles = Field(default=["sales"])
 
 
 class UserUpdate(InputModel):

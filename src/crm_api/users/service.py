@@ -17,6 +17,7 @@ from crm_api.kernel.errors import BusinessRuleViolated, NotFound
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
+from crm_api.settings import Settings
 from crm_api.users import repository
 from crm_api.users.models import User
 from crm_api.users.schemas import UserCreate, UserUpdate
@@ -28,12 +29,14 @@ EMAIL_TAKEN = {
 }
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> User:
+async def create_user(
+    session: AsyncSession, data: UserCreate, *, settings: Settings
+) -> User:
     user = User(
         tenant_id=current_tenant(session),
         email=data.email,
         full_name=data.full_name,
-        password_hash=await hash_password(data.password),
+        password_hash=await hash_password(settings, data.password),
         roles=sorted(set(data.roles)),
         is_active=True,
     )
@@ -57,16 +60,23 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def list_users(
-    session: AsyncSession, params: PageParams, *, is_active: bool | None, role: str | None
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    is_active: bool | None,
+    role: str | None,
 ) -> tuple[list[User], str | None]:
     rows = await repository.list_page(session, params, is_active=is_active, role=role)
     return page_of(rows, lambda user: (user.id,), params)
 
 
 async def _ensure_admin_remains(session: AsyncSession, user: User) -> None:
-    if "admin" in user.roles and user.is_active:
-        if await repository.count_active_admins(session) <= 1:
-            raise BusinessRuleViolated("A tenant must keep at least one active admin.")
+    if (
+        "admin" in user.roles
+        and user.is_active
+        and await repository.count_active_admins(session) <= 1
+    ):
+        raise BusinessRuleViolated("A tenant must keep at least one active admin.")
 
 
 async def update_user(
