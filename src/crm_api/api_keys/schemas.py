@@ -2,19 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
+from crm_api.auth.principal import PERMISSIONS
 from crm_api.kernel.schemas import InputModel, ReadModel
 
-Scope = Literal[
-    "tenant:read",
-    "tenant:write",
-    "users:read",
-    "users:write",
-    "api_keys:read",
-    "api_keys:write",
+def _known_permission(value: str) -> str:
+    if value not in PERMISSIONS:
+        raise ValueError(f"unknown scope '{value}'")
+    return value
+
+
+Scope = Annotated[
+    str,
+    AfterValidator(_known_permission),
+    Field(json_schema_extra={"enum": sorted(PERMISSIONS)}),
 ]
 
 

@@ -7,26 +7,29 @@ from dataclasses import dataclass
 
 BUILT_IN_ROLES = ("admin", "manager", "sales", "marketing", "service", "finance")
 
-PERMISSIONS = frozenset(
-    {
-        "tenant:read",
-        "tenant:write",
-        "users:read",
-        "users:write",
-        "api_keys:read",
-        "api_keys:write",
-    }
+RESOURCES = (
+    "tenant",
+    "users",
+    "api_keys",
+    "custom_attributes",
+    "customers",
 )
+PERMISSIONS = frozenset(
+    f"{resource}:{action}" for resource in RESOURCES for action in ("read", "write")
+)
+
+_READ_MOST = frozenset({"tenant:read", "custom_attributes:read", "customers:read"})
+_WORK_WITH_CUSTOMERS = _READ_MOST | {"customers:write"}
 
 # NOTE: built-in roles map to fixed permission sets until tenant-defined roles and
 # per-resource visibility scopes exist; then this table moves into the database.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "manager": frozenset({"tenant:read", "users:read"}),
-    "sales": frozenset({"tenant:read"}),
-    "marketing": frozenset({"tenant:read"}),
-    "service": frozenset({"tenant:read"}),
-    "finance": frozenset({"tenant:read"}),
+    "manager": _WORK_WITH_CUSTOMERS | {"users:read"},
+    "sales": _WORK_WITH_CUSTOMERS,
+    "marketing": _WORK_WITH_CUSTOMERS,
+    "service": _WORK_WITH_CUSTOMERS,
+    "finance": _READ_MOST,
 }
 
 

@@ -7,13 +7,13 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.kernel.errors import ValidationFailed
@@ -58,12 +58,14 @@ class SortKey:
     column: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool = False
     parse: Callable[[Any], Any] = _same
+    # Nullable keys sort NULLs last in either direction.
+    nullable: bool = False
 
 
 def _encode_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     return value
 
@@ -86,15 +88,25 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     return values
 
 
+def _equal(key: SortKey, value: Any) -> ColumnElement[bool]:
+    column: Any = key.column
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+
+
+def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
+    column: Any = key.column
+    if value is None:
+        return false()  # NULLs come last: nothing lies beyond them
+    after = column < value if key.descending else column > value
+    return or_(after, column.is_(None)) if key.nullable else after  # type: ignore[no-any-return]
+
+
 def _seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in the ordering given by ``keys``."""
     clauses = []
     for index, key in enumerate(keys):
-        equal_prefix = [keys[i].column == values[i] for i in range(index)]
-        beyond = (
-            key.column < values[index] if key.descending else key.column > values[index]
-        )
-        clauses.append(and_(*equal_prefix, beyond))
+        equal_prefix = [_equal(keys[i], values[i]) for i in range(index)]
+        clauses.append(and_(*equal_prefix, _beyond(key, values[index])))
     return or_(*clauses)
 
 
@@ -111,7 +123,10 @@ def paginate(
                 "cursor", "Invalid cursor", code="invalid_cursor", location="query"
             ) from None
         statement = statement.where(_seek(keys, values))
-    order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
+    order = []
+    for key in keys:
+        direction = key.column.desc() if key.descending else key.column.asc()
+        order.append(direction.nulls_last() if key.nullable else direction)
     return statement.order_by(*order).limit(params.limit + 1)
 
 
