@@ -67,6 +67,8 @@ def settings(database_url: str, redis_dsn: str) -> Settings:
             "log_json": False,
             "log_level": "WARNING",
             "login_attempts_per_minute": 5,
+            # Runs sharing one Redis (several checkouts) must not see each other.
+            "redis_key_prefix": f"crm-test-{secrets.token_hex(4)}:",
             # Cheap hashes keep the suite fast; production uses the defaults.
             "password_hash_time_cost": 1,
             "password_hash_memory_kib": 1024,
@@ -98,11 +100,13 @@ async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture(autouse=True)
 async def _clean_state(
-    owner: asyncpg.Connection, redis_dsn: str
+    owner: asyncpg.Connection, redis_dsn: str, settings: Settings
 ) -> AsyncIterator[None]:
     yield
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     await owner.execute(f"TRUNCATE {tables} CASCADE")
     redis = Redis.from_url(redis_dsn)
-    await redis.flushdb()
+    keys = [key async for key in redis.scan_iter(f"{settings.redis_key_prefix}*")]
+    if keys:
+        await redis.delete(*keys)
     await redis.aclose()

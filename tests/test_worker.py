@@ -18,7 +18,11 @@ from tests.fixtures.api import TenantContext
 async def ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     assert settings.database_url is not None
     engine = create_engine(settings.database_url, app_role=settings.database_app_role)
-    yield {"settings": settings, "engine": engine, "sessionmaker": create_sessionmaker(engine)}
+    yield {
+        "settings": settings,
+        "engine": engine,
+        "sessionmaker": create_sessionmaker(engine),
+    }
     await engine.dispose()
 
 

@@ -10,6 +10,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.auth.router import router as auth_router
+from crm_api.custom_attributes.router import router as custom_attributes_router
+from crm_api.customers.router import router as customers_router
 from crm_api.health.router import router as health_router
 from crm_api.kernel.idempotency import Replay, replay_handler
 from crm_api.kernel.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -61,6 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "me", "description": "The caller."},
             {"name": "users", "description": "The tenant's users (admins only)."},
             {"name": "api_keys", "description": "Server-to-server keys."},
+            {
+                "name": "custom_attributes",
+                "description": "The tenant's own fields on customers, orders, ...",
+            },
+            {
+                "name": "customers",
+                "description": "Customers with their contacts and interaction history.",
+            },
             {"name": "health", "description": "Liveness, readiness, metrics."},
         ],
         swagger_ui_parameters={"persistAuthorization": True},
@@ -76,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         me_router,
         users_router,
         api_keys_router,
+        custom_attributes_router,
+        customers_router,
     ):
         api.include_router(router)
     app.include_router(api)

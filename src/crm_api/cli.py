@@ -86,25 +86,31 @@ def serve(
 ) -> None:
     """Run the API. With DATABASE_URL / REDIS_URL unset, embedded servers are used."""
     _setup_logging()
-    from crm_api.embedded import embedded_postgres, embedded_redis, jwt_secret_file
+    from crm_api.embedded import (
+        DataDirInUse,
+        embedded_postgres,
+        embedded_redis,
+        exclusive_data_dir,
+        jwt_secret_file,
+    )
 
     settings = get_settings()
     data_dir = data_dir or settings.data_dir
     with contextlib.ExitStack() as stack:
         env: dict[str, str] = {}
-        embedded = False
+        embedded = settings.database_url is None or settings.redis_url is None
+        if embedded:
+            try:
+                stack.enter_context(exclusive_data_dir(data_dir))
+            except DataDirInUse as error:
+                raise click.ClickException(str(error)) from None
         if settings.database_url is None:
             env["DATABASE_URL"] = stack.enter_context(
                 embedded_postgres(data_dir, owner=True)
             )
-            embedded = True
         if settings.redis_url is None:
             env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir))
-            embedded = True
         if settings.jwt_algorithm.startswith("HS") and settings.jwt_secret is None:
-            logger.warning(
-                "auth.jwt_secret_generated", path=str(data_dir / "jwt-secret")
-            )
             env["CRM_JWT_SECRET"] = jwt_secret_file(data_dir)
         _reset_settings(**env)
 
@@ -243,7 +249,12 @@ def create_tenant(data_dir: Path | None, **options: str) -> None:
         with _database(data_dir):
             result = asyncio.run(create_tenant_now(**options))
     except ValidationError as error:
-        raise click.ClickException(str(error)) from None
+        # Field and message only: never echo the input (it may be the password).
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in error.errors(include_input=False)
+        )
+        raise click.ClickException(problems) from None
     except AppError as error:
         raise click.ClickException(str(error.detail or error.title)) from None
     click.echo(json.dumps(result, indent=2))

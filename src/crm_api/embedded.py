@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,19 +62,23 @@ def embedded_postgres(data_dir: Path, *, owner: bool = False) -> Iterator[str]:
     pgdata.mkdir(parents=True, exist_ok=True)
     logger.info("embedded.postgres_starting", pgdata=str(pgdata))
     server = embedded.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        with server:
+    with server:
+        try:
             admin_url = server.get_uri()
             asyncio.run(_ensure_database(admin_url, DATABASE_NAME))
             url = _database_url(admin_url, DATABASE_NAME)
             logger.info("embedded.postgres_ready")
             yield url
-    finally:
-        process = server.get_postmaster_info().process
-        if owner and process is not None and process.is_running():
-            stop = embedded.pg_ctl
-            stop(["-w", "stop"], pgdata=pgdata, user=server.system_user)
-        logger.info("embedded.postgres_stopped" if owner else "embedded.postgres_left")
+        finally:
+            # Stopped here, before the wheel's own clean-up runs, so it finds the
+            # server down instead of racing us to stop it.
+            process = server.get_postmaster_info().process
+            if owner and process is not None and process.is_running():
+                with contextlib.suppress(subprocess.CalledProcessError):
+                    embedded.pg_ctl(
+                        ["-w", "stop"], pgdata=pgdata, user=server.system_user
+                    )
+                logger.info("embedded.postgres_stopped")
 
 
 @contextlib.contextmanager
@@ -99,4 +105,24 @@ def jwt_secret_file(data_dir: Path) -> str:
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
+        logger.warning("auth.jwt_secret_generated", path=str(path))
     return path.read_text().strip()
+
+
+@contextlib.contextmanager
+def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
+    """One ``serve`` per data directory: a second one would stop the first's servers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "serve.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirInUse(
+                f"{data_dir} is in use by another 'crm-api serve'; stop it or pass "
+                "another --data-dir"
+            ) from None
+        yield
+
+
+class DataDirInUse(RuntimeError):
+    """Another ``serve`` holds the data directory."""

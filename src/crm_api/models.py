@@ -2,6 +2,8 @@
 
 from crm_api.api_keys.models import ApiKey
 from crm_api.auth.models import RefreshToken
+from crm_api.custom_attributes.models import CustomAttribute
+from crm_api.customers.models import Contact, Customer, CustomerMerge, Interaction
 from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.outbox import OutboxEvent
@@ -11,7 +13,12 @@ from crm_api.users.models import User
 __all__ = [
     "ApiKey",
     "Base",
+    "Contact",
+    "CustomAttribute",
+    "Customer",
+    "CustomerMerge",
     "IdempotencyKey",
+    "Interaction",
     "OutboxEvent",
     "RefreshToken",
     "Tenant",

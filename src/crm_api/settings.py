@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Every Redis key this process writes starts with this (besides arq's queue).
+    redis_key_prefix: str = "crm:"
     # argon2id cost; the defaults are argon2-cffi's recommendation.
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -184,3 +185,81 @@ class TestTenantIsolation:
         assert listed.json()["items"] == []
         assert still_works.status_code == 200
         assert [u["id"] for u in still_works.json()["items"]] == [tenant_a.admin["id"]]
+
+
+class TestActsForItsCreator:
+    async def test_key_dies_with_its_deactivated_creator(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        creator, creator_headers = await add_user(client, tenant_a, roles=["admin"])
+        key = (
+            await client.post(
+                "/api/v1/api-keys",
+                json={"name": "k", "scopes": ["users:read", "users:write"]},
+                headers=creator_headers,
+            )
+        ).json()["key"]
+
+        await client.post(
+            f"/api/v1/users/{creator['id']}/deactivate", headers=tenant_a.headers
+        )
+        response = await client.post(
+            f"/api/v1/users/{creator['id']}/activate", headers={"X-API-Key": key}
+        )
+
+        assert response.status_code == 401
+
+    async def test_key_never_holds_more_than_its_creator_now_does(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        creator, creator_headers = await add_user(client, tenant_a, roles=["admin"])
+        key = (
+            await client.post(
+                "/api/v1/api-keys",
+                json={"name": "k", "scopes": ["users:read", "users:write"]},
+                headers=creator_headers,
+            )
+        ).json()["key"]
+
+        await client.patch(
+            f"/api/v1/users/{creator['id']}",
+            json={"roles": ["manager"]},
+            headers=tenant_a.headers,
+        )
+        me = await client.get("/api/v1/me", headers={"X-API-Key": key})
+
+        assert me.json()["permissions"] == ["users:read"]
+
+    async def test_using_a_key_keeps_its_etag(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        created = await _create_key(client, tenant_a, ["users:read"])
+
+        await asyncio.gather(
+            *(client.get("/api/v1/users", headers={"X-API-Key": str(created["key"])})
+              for _ in range(5))
+        )  # fmt: skip
+        revoke = await client.delete(
+            f"/api/v1/api-keys/{created['id']}",
+            headers={**tenant_a.headers, "If-Match": '"1"'},
+        )
+
+        assert revoke.status_code == 204
+
+    async def test_replayed_creation_never_stores_or_shows_the_key(
+        self,
+        client: httpx.AsyncClient,
+        tenant_a: TenantContext,
+        owner: asyncpg.Connection,
+    ) -> None:
+        headers = {**tenant_a.headers, "Idempotency-Key": "key-once"}
+        body = {"name": "k", "scopes": ["users:read"]}
+
+        first = await client.post("/api/v1/api-keys", json=body, headers=headers)
+        replay = await client.post("/api/v1/api-keys", json=body, headers=headers)
+        stored = await owner.fetchval("SELECT response_body FROM idempotency_keys")
+
+        assert first.json()["key"].startswith("crm_")
+        assert replay.json()["key"] is None
+        assert replay.json()["id"] == first.json()["id"]
+        assert b"crm_" not in stored

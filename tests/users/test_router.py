@@ -256,3 +256,93 @@ class TestTenantIsolation:
         unchanged = await client.get(path, headers=tenant_a.headers)
         assert unchanged.json()["full_name"] == "Uma User"
         assert unchanged.json()["is_active"] is True
+
+
+class TestPrivileges:
+    async def test_two_admins_deactivating_each_other_at_once_leave_one(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        second, second_headers = await add_user(client, tenant_a, roles=["admin"])
+
+        responses = await asyncio.gather(
+            client.post(
+                f"/api/v1/users/{second['id']}/deactivate", headers=tenant_a.headers
+            ),
+            client.post(
+                f"/api/v1/users/{tenant_a.admin['id']}/deactivate",
+                headers=second_headers,
+            ),
+        )
+
+        assert sorted(r.status_code for r in responses) in ([200, 401], [200, 422])
+        admins = await client.get(
+            "/api/v1/users",
+            params={"role": "admin", "is_active": "true"},
+            headers=tenant_a.headers
+            if responses[1].status_code != 200
+            else second_headers,
+        )
+        assert len(admins.json()["items"]) == 1
+
+    async def test_two_admins_demoting_each_other_at_once_leave_one(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        second, second_headers = await add_user(client, tenant_a, roles=["admin"])
+
+        responses = await asyncio.gather(
+            client.patch(
+                f"/api/v1/users/{second['id']}",
+                json={"roles": ["sales"]},
+                headers=tenant_a.headers,
+            ),
+            client.patch(
+                f"/api/v1/users/{tenant_a.admin['id']}",
+                json={"roles": ["sales"]},
+                headers=second_headers,
+            ),
+        )
+
+        assert 200 in [r.status_code for r in responses]
+        assert [r.status_code for r in responses] != [200, 200]
+
+    async def test_key_with_users_write_cannot_create_an_admin(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        key = (
+            await client.post(
+                "/api/v1/api-keys",
+                json={"name": "k", "scopes": ["users:write"]},
+                headers=tenant_a.headers,
+            )
+        ).json()["key"]
+
+        response = await client.post(
+            "/api/v1/users",
+            json=_new_user("evil@acme.example.com", roles=["admin"]),
+            headers={"X-API-Key": key},
+        )
+
+        assert response.status_code == 403
+
+    async def test_manager_cannot_deactivate_an_admin(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        _, manager = await add_user(client, tenant_a, roles=["manager"])
+
+        response = await client.post(
+            f"/api/v1/users/{tenant_a.admin['id']}/deactivate", headers=manager
+        )
+
+        assert response.status_code == 403
+
+    async def test_patch_that_changes_nothing_records_no_event(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, owner: object
+    ) -> None:
+        before = await owner.fetchval("SELECT count(*) FROM outbox_events")  # type: ignore[attr-defined]
+
+        response = await client.patch(
+            f"/api/v1/users/{tenant_a.admin['id']}", json={}, headers=tenant_a.headers
+        )
+
+        assert response.status_code == 200
+        assert await owner.fetchval("SELECT count(*) FROM outbox_events") == before  # type: ignore[attr-defined]

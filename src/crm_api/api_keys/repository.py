@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.api_keys.models import ApiKey
@@ -15,8 +16,22 @@ async def key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
     return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
 
 
-async def get(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
-    return await session.get(ApiKey, key_id)
+async def get(
+    session: AsyncSession, key_id: uuid.UUID, *, lock: bool = False
+) -> ApiKey | None:
+    return await session.get(
+        ApiKey, key_id, with_for_update=lock, populate_existing=lock
+    )
+
+
+async def touch_key(session: AsyncSession, key_id: uuid.UUID, *, at: datetime) -> None:
+    # NOTE: a Core UPDATE on purpose: using a key must not change its version (ETag)
+    # or its updated_at, or concurrent reads would make each other's writes stale.
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(last_used_at=at, updated_at=ApiKey.updated_at)
+    )
 
 
 async def list_page(

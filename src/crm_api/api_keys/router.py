@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from crm_api.api_keys import service
 from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from crm_api.auth.dependencies import Idempotent, require
+from crm_api.auth.dependencies import idempotent, require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
 from crm_api.kernel.deps import Session
@@ -24,7 +24,8 @@ CanWrite = Annotated[Principal, Depends(require("api_keys:write"))]
     "",
     status_code=status.HTTP_201_CREATED,
     operation_id="api_keys_create",
-    dependencies=[Idempotent],
+    # The key itself is never stored, not even for replays: a replay shows it as null.
+    dependencies=[Depends(idempotent(redact=("key",)))],
 )
 async def create_api_key(
     data: ApiKeyCreate, session: Session, actor: CanWrite, response: Response

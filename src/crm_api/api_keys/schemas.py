@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 
 from crm_api.auth.principal import PERMISSIONS
 from crm_api.kernel.schemas import InputModel, ReadModel
+from crm_api.kernel.types import UtcDatetime
+
 
 def _known_permission(value: str) -> str:
     if value not in PERMISSIONS:
@@ -25,7 +27,7 @@ Scope = Annotated[
 class ApiKeyCreate(InputModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=50)]
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class ApiKeyRead(ReadModel):

@@ -51,8 +51,10 @@ async def create_key(
     return key, f"crm_{prefix}_{secret}"
 
 
-async def get_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
-    key = await repository.get(session, key_id)
+async def get_key(
+    session: AsyncSession, key_id: uuid.UUID, *, lock: bool = False
+) -> ApiKey:
+    key = await repository.get(session, key_id, lock=lock)
     if key is None:
         raise NotFound("No such API key.")
     return key
@@ -68,7 +70,7 @@ async def list_keys(
 async def revoke_key(
     session: AsyncSession, key_id: uuid.UUID, *, expected_version: int | None
 ) -> None:
-    key = await get_key(session, key_id)
+    key = await get_key(session, key_id, lock=True)
     check_version(expected_version, key.version)
     if key.revoked_at is not None:
         return

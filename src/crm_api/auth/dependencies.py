@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
-from crm_api.api_keys.repository import key_by_prefix
+from crm_api.api_keys.repository import key_by_prefix, touch_key
 from crm_api.auth import repository
 from crm_api.auth.principal import Principal, permissions_of_roles
 from crm_api.auth.tokens import decode_token
@@ -20,6 +20,7 @@ from crm_api.kernel.db import set_tenant
 from crm_api.kernel.deps import AppSettings, Session
 from crm_api.kernel.errors import NotAuthenticated, PermissionDenied
 from crm_api.kernel.routing import request_session
+from crm_api.users.models import User
 
 API_KEY_HEADER = "X-API-Key"
 _API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -65,13 +66,21 @@ async def _principal_from_api_key(session: Session, raw: str) -> Principal:
         or (key.expires_at is not None and key.expires_at <= now)
     ):
         raise invalid
+    # A key acts for its creator: it dies with their account and never holds more
+    # than they currently do.
+    permissions = frozenset(key.scopes)
+    if key.created_by is not None:
+        creator = await session.get(User, key.created_by)
+        if creator is None or not creator.is_active:
+            raise invalid
+        permissions &= permissions_of_roles(creator.roles)
     if key.last_used_at is None or now - key.last_used_at > _API_KEY_TOUCH_INTERVAL:
-        key.last_used_at = now
+        await touch_key(session, key.id, at=now)
     return Principal(
         tenant_id=tenant_id,
         user_id=None,
         api_key_id=key.id,
-        permissions=frozenset(key.scopes),
+        permissions=permissions,
     )
 
 
@@ -117,29 +126,35 @@ def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-async def idempotent(
-    request: Request,
-    principal: CurrentPrincipal,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Retry-safe key: the same key and body replay the first "
-            "response; the same key with another body is a 422.",
-        ),
-    ] = None,
-) -> None:
-    if idempotency_key is None:
-        return
-    await idempotency.claim(
-        request_session(request),
-        tenant_id=principal.tenant_id,
-        principal=principal.key,
-        key=idempotency_key,
-        request_fingerprint=await idempotency.fingerprint(request),
-    )
+def idempotent(*, redact: tuple[str, ...] = ()) -> Callable[..., Awaitable[None]]:
+    """The ``Idempotency-Key`` dependency; ``redact`` lists secrets never stored."""
+
+    async def claim(
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                description="Retry-safe key: the same key and body replay the first "
+                "response; the same key with another body is a 422.",
+            ),
+        ] = None,
+    ) -> None:
+        if idempotency_key is None:
+            return
+        await idempotency.claim(
+            request_session(request),
+            tenant_id=principal.tenant_id,
+            principal=principal.key,
+            key=idempotency_key,
+            request_fingerprint=await idempotency.fingerprint(request),
+            redact=redact,
+        )
+
+    return claim
 
 
-Idempotent = Depends(idempotent)
+Idempotent = Depends(idempotent())

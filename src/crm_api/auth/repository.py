@@ -81,5 +81,7 @@ async def touch_last_login(
     # NOTE: a Core UPDATE on purpose: sign-in bookkeeping must not bump the user's
     # version, or every sign-in would make an admin's If-Match stale.
     await session.execute(
-        update(User).where(User.id == user_id).values(last_login_at=at)
+        update(User)
+        .where(User.id == user_id)
+        .values(last_login_at=at, updated_at=User.updated_at)
     )

@@ -10,6 +10,7 @@ from crm_api.auth.schemas import TokenPair, TokenRequest
 from crm_api.kernel.deps import AppSettings, Redis, Session
 from crm_api.kernel.errors import FieldError, ValidationFailed
 from crm_api.kernel.routing import CrmRoute
+from crm_api.kernel.types import normalize_email
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=CrmRoute)
 
@@ -19,7 +20,7 @@ def _missing(*fields: str) -> ValidationFailed:
         "Required for this grant type.",
         errors=[
             FieldError(
-                field=f, location="form", code="missing", message="Field required"
+                field=f, location="body", code="missing", message="Field required"
             )
             for f in fields
         ],
@@ -46,7 +47,7 @@ async def issue_tokens(
         session,
         redis=redis,
         settings=settings,
-        email=form.username.strip(),
+        email=normalize_email(form.username),
         password=form.password,
     )
 

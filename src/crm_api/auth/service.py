@@ -26,15 +26,14 @@ logger = structlog.get_logger(__name__)
 _BAD_CREDENTIALS = "The email or password is wrong, or the account is deactivated."
 
 
-def _attempts_key(email: str) -> str:
-    return (
-        "crm:login-failures:" + hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-    )
+def _attempts_key(settings: Settings, email: str) -> str:
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+    return f"{settings.redis_key_prefix}login-failures:{digest}"
 
 
 async def _check_login_rate(redis: ArqRedis, settings: Settings, email: str) -> None:
     """Count attempts per account per minute; a successful sign-in clears the count."""
-    key = _attempts_key(email)
+    key = _attempts_key(settings, email)
     async with redis.pipeline(transaction=True) as pipe:
         # SET NX starts the one-minute window; INCR counts within it (Redis 6.2 has
         # no EXPIRE NX, and the embedded server is 6.2).
@@ -105,7 +104,7 @@ async def sign_in(
         logger.info("auth.sign_in_failed", tenant_id=str(tenant_id))
         raise NotAuthenticated(_BAD_CREDENTIALS)
     await repository.touch_last_login(session, user.id, at=datetime.now(UTC))
-    await redis.delete(_attempts_key(email))
+    await redis.delete(_attempts_key(settings, email))
     pair = await _issue_pair(session, settings, user, family_id=new_id())
     logger.info("auth.signed_in", tenant_id=str(user.tenant_id), user_id=str(user.id))
     return pair

@@ -111,7 +111,8 @@ def decode_token(
     if any(claim not in payload for claim in _REQUIRED_CLAIMS):
         raise invalid
     if payload["typ"] != expected_type:
-        raise NotAuthenticated(f"An {expected_type} token is required here.")
+        article = "An" if expected_type == "access" else "A"
+        raise NotAuthenticated(f"{article} {expected_type} token is required here.")
     moment = int((now or _now()).timestamp())
     exp, iat = payload["exp"], payload["iat"]
     if not isinstance(exp, int) or not isinstance(iat, int):

@@ -34,7 +34,8 @@ def if_match_header(
     if tag.startswith("W/"):
         tag = tag[2:]
     tag = tag.strip('"')
-    if not tag.isdigit():
+    # ASCII digits only ("²".isdigit() is true), and short enough to be a version.
+    if not (tag.isascii() and tag.isdigit() and len(tag) <= 18):
         raise ValidationFailed.single(
             "If-Match", "If-Match must be an ETag this API sent", location="header"
         )

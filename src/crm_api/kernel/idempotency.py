@@ -9,6 +9,7 @@ the same key waits on the row lock and then replays.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import datetime
 
@@ -66,8 +67,13 @@ async def claim(
     principal: str,
     key: str,
     request_fingerprint: str,
+    redact: tuple[str, ...] = (),
 ) -> None:
-    """Claim ``key`` for this request, or raise :class:`Replay` / a 422 if it is used."""
+    """Claim ``key`` for this request, or raise :class:`Replay` / a 422 if it is used.
+
+    ``redact`` names top-level response fields that are never stored (secrets shown
+    once): a replay answers them as null.
+    """
     inserted = await session.scalar(
         insert(IdempotencyKey)
         .values(
@@ -84,7 +90,7 @@ async def claim(
         async def store(session: AsyncSession, response: Response) -> None:
             row = await session.get_one(IdempotencyKey, (tenant_id, principal, key))
             row.status_code = response.status_code
-            row.response_body = bytes(response.body)
+            row.response_body = _redacted(bytes(response.body), redact)
             row.response_headers = {
                 name: value
                 for name, value in response.headers.items()
@@ -117,6 +123,16 @@ async def claim(
             headers=headers,
         )
     )
+
+
+def _redacted(body: bytes, fields: tuple[str, ...]) -> bytes:
+    if not fields:
+        return body
+    document = json.loads(body)
+    for field in fields:
+        if field in document:
+            document[field] = None
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 async def replay_handler(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.kernel.context import request_id_var
 from crm_api.kernel.errors import PayloadTooLarge
-from crm_api.kernel.problems import problem_response
+from crm_api.kernel.problems import problem_response, unexpected_error
 
 logger = structlog.get_logger("crm_api.http")
 
@@ -51,12 +51,14 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
+        started_response = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -64,6 +66,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, inside the request id's scope, so even a 500 carries
+            # the id and a problem body, and the connection stays usable.
+            if started_response:
+                raise
+            error = unexpected_error(exc)
+            await problem_response(error, instance=scope.get("path"))(
+                scope, receive, send_with_id
+            )
         finally:
             elapsed_s = time.perf_counter() - started
             route = scope.get("route")

@@ -98,7 +98,7 @@ def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
     if value is None:
         return false()  # NULLs come last: nothing lies beyond them
     after = column < value if key.descending else column > value
-    return or_(after, column.is_(None)) if key.nullable else after  # type: ignore[no-any-return]
+    return or_(after, column.is_(None)) if key.nullable else after
 
 
 def _seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
@@ -118,16 +118,21 @@ def paginate(
         raw = decode_cursor(params.cursor, len(keys))
         try:
             values = [key.parse(v) for key, v in zip(keys, raw, strict=True)]
-        except (TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):
             raise ValidationFailed.single(
                 "cursor", "Invalid cursor", code="invalid_cursor", location="query"
             ) from None
         statement = statement.where(_seek(keys, values))
-    order = []
+    return statement.order_by(*order_by(keys)).limit(params.limit + 1)
+
+
+def order_by(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """ORDER BY clauses for ``keys`` (NULLs last on nullable keys)."""
+    order: list[ColumnElement[Any]] = []
     for key in keys:
         direction = key.column.desc() if key.descending else key.column.asc()
         order.append(direction.nulls_last() if key.nullable else direction)
-    return statement.order_by(*order).limit(params.limit + 1)
+    return order
 
 
 def page_of(

@@ -6,8 +6,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
+from asyncpg import PostgresConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -24,6 +27,7 @@ from crm_api.kernel.errors import (
     PayloadTooLarge,
     PermissionDenied,
     PreconditionFailed,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -42,6 +46,11 @@ _BY_STATUS: dict[int, type[AppError]] = {
 }
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form"}
+# character_not_in_repertoire (NUL in text), untranslatable_character
+_UNSTORABLE_TEXT_STATES = {"22021", "22P05"}
+# A body with thousands of bad fields gets the first ones, not a response larger
+# than the request.
+MAX_FIELD_ERRORS = 50
 
 
 def problem_response(error: AppError, *, instance: str | None) -> Response:
@@ -57,7 +66,7 @@ def problem_response(error: AppError, *, instance: str | None) -> Response:
 def field_errors(raw: Iterable[dict[str, Any]]) -> list[FieldError]:
     """Turn pydantic's error list into ours: one dotted field path per error."""
     errors = []
-    for item in raw:
+    for item in list(raw)[:MAX_FIELD_ERRORS]:
         loc: Sequence[Any] = item.get("loc", ())
         location = "body"
         if loc and loc[0] in _LOCATIONS:
@@ -117,10 +126,42 @@ async def _stale(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("request.failed", path=request.url.path)
+def _is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a lost database or Redis connection."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current, OSError | RedisConnectionError | PostgresConnectionError
+        ):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def unexpected_error(exc: Exception) -> AppError:
+    """The problem to answer for an exception nobody handled (and log it)."""
+    if _is_outage(exc):
+        logger.error("request.dependency_unavailable", error=repr(exc))
+        return ServiceUnavailable(
+            "A backing service (database or cache) is unreachable; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    logger.exception("request.failed", exc_info=exc)
+    return AppError("An unexpected error occurred; it has been logged.")
+
+
+async def _unstorable_text(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT_STATES:
+        raise exc
     return problem_response(
-        AppError("An unexpected error occurred; it has been logged."),
+        ValidationFailed(
+            "The request contains characters that cannot be stored (e.g. NUL)."
+        ),
         instance=request.url.path,
     )
 
@@ -130,4 +171,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(DBAPIError, _unstorable_text)
+    # Anything else is answered by RequestContextMiddleware (see unexpected_error).

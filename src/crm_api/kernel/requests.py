@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from crm_api.kernel.errors import BadRequest
+from crm_api.kernel.errors import BadRequest, ValidationFailed
 
 MAX_JSON_DEPTH = 32
 
@@ -17,21 +17,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_structure(value: Any, limit: int) -> None:
+    """Refuse bodies nested deeper than ``limit`` or holding NUL characters.
+
+    PostgreSQL cannot store NUL in text, so it is refused here for every string
+    rather than failing later on whichever column it reaches.
+    """
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, path = stack.pop()
         children: Any
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValidationFailed.single(
+                    path or "body",
+                    "NUL characters are not allowed",
+                    code="nul_character",
+                )
+            continue
         if isinstance(item, dict):
-            children = item.values()
+            children = item.items()
         elif isinstance(item, list):
-            children = item
+            children = enumerate(item)
         else:
             continue
         if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+            raise BadRequest(f"The JSON body is nested more than {limit} levels deep.")
+        for key, child in children:
+            if isinstance(key, str) and "\x00" in key:
+                raise ValidationFailed.single(
+                    path or "body",
+                    "NUL characters are not allowed",
+                    code="nul_character",
+                )
+            stack.append((child, depth + 1, f"{path}.{key}" if path else str(key)))
 
 
 def parse_json(body: bytes) -> Any:
@@ -42,12 +61,18 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest(
             f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
         ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
+    except json.JSONDecodeError as exc:
         raise BadRequest(
-            f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
-        )
+            f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})."
+        ) from None
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.") from None
+    except ValueError:
+        # NaN/Infinity, or an integer longer than Python reads by default.
+        raise BadRequest(
+            "The request body holds a number that is not accepted."
+        ) from None
+    _check_structure(value, MAX_JSON_DEPTH)
     return value
 
 

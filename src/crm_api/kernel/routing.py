@@ -42,6 +42,12 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
 
 
 class CrmRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # A 204 has no body, so no JSON content type either.
+        if kwargs.get("status_code") == 204:
+            kwargs["response_class"] = Response
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -70,11 +70,19 @@ async def update_tenant(
     *,
     expected_version: int | None,
 ) -> Tenant:
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await session.get(
+        Tenant, tenant_id, with_for_update=True, populate_existing=True
+    )
+    if tenant is None:
+        raise NotFound("No such tenant.")
     check_version(expected_version, tenant.version)
     changes = {
-        k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None
+        field: value
+        for field, value in data.model_dump(exclude_unset=True).items()
+        if value is not None and getattr(tenant, field) != value
     }
+    if not changes:
+        return tenant
     for field, value in changes.items():
         setattr(tenant, field, value)
     await session.flush()

@@ -2,17 +2,30 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.kernel.pagination import PageParams, SortKey, paginate
+from crm_api.tenants.models import Tenant
 from crm_api.users.models import User
 
 USER_ORDER = (SortKey(User.id, parse=uuid.UUID),)
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+async def get(
+    session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
+) -> User | None:
+    """One user; ``lock`` holds the row until commit, so writers take turns."""
+    return await session.get(
+        User, user_id, with_for_update=lock, populate_existing=lock
+    )
+
+
+async def lock_tenant_admins(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Serialise changes that could remove the last admin (one tenant at a time)."""
+    await session.execute(
+        select(Tenant.id).where(Tenant.id == tenant_id).with_for_update()
+    )
 
 
 def list_statement(*, is_active: bool | None, role: str | None) -> Select[User]:
@@ -38,7 +51,9 @@ async def list_page(
 
 
 async def count_active_admins(session: AsyncSession) -> int:
-    result = await session.scalars(
-        select(User.id).where(User.is_active, User.roles.contains(["admin"]))
+    total = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.is_active, User.roles.contains(["admin"]))
     )
-    return len(result.all())
+    return int(total or 0)

@@ -31,11 +31,11 @@ async def create_user(
     data: UserCreate,
     session: Session,
     settings: AppSettings,
-    _: CanWrite,
+    actor: CanWrite,
     response: Response,
 ) -> UserRead:
     """Create a user in the caller's tenant."""
-    user = await service.create_user(session, data, settings=settings)
+    user = await service.create_user(session, data, actor=actor, settings=settings)
 
     set_etag(response, user.version)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
@@ -75,13 +75,13 @@ async def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     expected_version: IfMatch,
     response: Response,
 ) -> UserRead:
     """Change a user's name or roles."""
     user = await service.update_user(
-        session, user_id, data, expected_version=expected_version
+        session, user_id, data, actor=actor, expected_version=expected_version
     )
 
     set_etag(response, user.version)

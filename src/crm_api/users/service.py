@@ -9,11 +9,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.passwords import hash_password
-from crm_api.auth.principal import Principal
+from crm_api.auth.principal import Principal, permissions_of_roles
 from crm_api.auth.repository import revoke_user_sessions
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import BusinessRuleViolated, NotFound
+from crm_api.kernel.errors import BusinessRuleViolated, NotFound, PermissionDenied
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
@@ -29,9 +29,20 @@ EMAIL_TAKEN = {
 }
 
 
+def _ensure_may_grant(actor: Principal, roles: list[str]) -> None:
+    """Nobody hands out (or takes from) more than they hold themselves."""
+    missing = permissions_of_roles(roles) - actor.permissions
+    if missing:
+        raise PermissionDenied(
+            "You cannot manage a user whose roles carry permissions you lack: "
+            + ", ".join(sorted(missing))
+        )
+
+
 async def create_user(
-    session: AsyncSession, data: UserCreate, *, settings: Settings
+    session: AsyncSession, data: UserCreate, *, actor: Principal, settings: Settings
 ) -> User:
+    _ensure_may_grant(actor, list(data.roles))
     user = User(
         tenant_id=current_tenant(session),
         email=data.email,
@@ -52,8 +63,10 @@ async def create_user(
     return user
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await repository.get(session, user_id)
+async def get_user(
+    session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
+) -> User:
+    user = await repository.get(session, user_id, lock=lock)
     if user is None:
         raise NotFound("No such user.")
     return user
@@ -71,6 +84,7 @@ async def list_users(
 
 
 async def _ensure_admin_remains(session: AsyncSession, user: User) -> None:
+    await repository.lock_tenant_admins(session, user.tenant_id)
     if (
         "admin" in user.roles
         and user.is_active
@@ -84,18 +98,25 @@ async def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
     *,
+    actor: Principal,
     expected_version: int | None,
 ) -> User:
-    user = await get_user(session, user_id)
+    user = await get_user(session, user_id, lock=True)
     check_version(expected_version, user.version)
-    changes = data.model_dump(exclude_unset=True)
-    if changes.get("roles") is not None:
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None
+    }
+    if "roles" in changes:
         new_roles = sorted(set(changes["roles"]))
+        _ensure_may_grant(actor, [*user.roles, *new_roles])
         if "admin" not in new_roles:
             await _ensure_admin_remains(session, user)
-        user.roles = new_roles
-    if changes.get("full_name") is not None:
-        user.full_name = changes["full_name"]
+        changes["roles"] = new_roles
+    changes = {k: v for k, v in changes.items() if getattr(user, k) != v}
+    if not changes:
+        return user
+    for field, value in changes.items():
+        setattr(user, field, value)
     await session.flush()
     record_event(session, "user.updated", subject_id=user.id, payload=changes)
     return user
@@ -109,8 +130,9 @@ async def set_active(
     actor: Principal,
     expected_version: int | None,
 ) -> User:
-    user = await get_user(session, user_id)
+    user = await get_user(session, user_id, lock=True)
     check_version(expected_version, user.version)
+    _ensure_may_grant(actor, user.roles)
     if user.is_active == active:
         return user
     if not active:

@@ -1,0 +1,112 @@
+"""Contacts: the people at a customer, at most one of them primary."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.custom_attributes.values import load_definitions
+from crm_api.customers import repository
+from crm_api.customers.models import Contact
+from crm_api.customers.schemas import ContactCreate, ContactUpdate
+from crm_api.customers.service import get_customer
+from crm_api.kernel.concurrency import check_version
+from crm_api.kernel.db import current_tenant
+from crm_api.kernel.errors import BusinessRuleViolated, NotFound
+from crm_api.kernel.outbox import record_event
+from crm_api.kernel.pagination import PageParams, page_of
+
+
+async def list_contacts(
+    session: AsyncSession, customer_id: uuid.UUID, params: PageParams
+) -> tuple[list[Contact], str | None]:
+    await get_customer(session, customer_id)
+    rows = await repository.contacts_of(session, customer_id, params)
+    return page_of(rows, lambda contact: (contact.id,), params)
+
+
+async def get_contact(
+    session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID
+) -> Contact:
+    contact = await repository.contact(session, customer_id, contact_id)
+    if contact is None:
+        raise NotFound("No such contact at this customer.")
+    return contact
+
+
+async def create_contact(
+    session: AsyncSession, customer_id: uuid.UUID, data: ContactCreate
+) -> Contact:
+    customer = await get_customer(session, customer_id)
+    definitions = await load_definitions(session, "contact")
+    if data.is_primary:
+        await repository.clear_primary(session, customer.id)
+    contact = Contact(
+        tenant_id=current_tenant(session),
+        customer_id=customer.id,
+        custom=definitions.validate_create(data.custom),
+        **data.model_dump(exclude={"custom"}),
+    )
+    session.add(contact)
+    await session.flush()
+    record_event(
+        session,
+        "contact.created",
+        subject_id=contact.id,
+        payload={"customer_id": str(customer.id)},
+    )
+    return contact
+
+
+async def update_contact(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    data: ContactUpdate,
+    *,
+    expected_version: int | None,
+) -> Contact:
+    contact = await get_contact(session, customer_id, contact_id)
+    check_version(expected_version, contact.version)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise BusinessRuleViolated("'name' cannot be null.")
+    if changes.get("is_primary") and not contact.is_primary:
+        await repository.clear_primary(session, customer_id)
+    if "is_primary" in changes and changes["is_primary"] is None:
+        changes["is_primary"] = False
+    if "custom" in changes:
+        definitions = await load_definitions(session, "contact")
+        contact.custom = definitions.validate_update(
+            contact.custom, changes.pop("custom") or {}
+        )
+    for field, value in changes.items():
+        setattr(contact, field, value)
+    await session.flush()
+    record_event(
+        session,
+        "contact.updated",
+        subject_id=contact.id,
+        payload={"fields": sorted(data.model_fields_set)},
+    )
+    return contact
+
+
+async def delete_contact(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    *,
+    expected_version: int | None,
+) -> None:
+    contact = await get_contact(session, customer_id, contact_id)
+    check_version(expected_version, contact.version)
+    await session.delete(contact)
+    await session.flush()
+    record_event(
+        session,
+        "contact.deleted",
+        subject_id=contact_id,
+        payload={"customer_id": str(customer_id)},
+    )

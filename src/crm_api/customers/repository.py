@@ -1,0 +1,185 @@
+"""Customer queries. Filtering and sorting are built from typed fields only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.customers.models import Contact, Customer, Interaction
+from crm_api.kernel.filtering import FilterField
+from crm_api.kernel.pagination import PageParams, SortKey, paginate
+
+STANDARD_FIELDS: dict[str, FilterField] = {
+    "code": FilterField(Customer.code, "text"),
+    "name": FilterField(Customer.name, "text"),
+    "kind": FilterField(Customer.kind, "text", frozenset({"company", "person"})),
+    "level": FilterField(Customer.level, "text"),
+    "industry": FilterField(Customer.industry, "text"),
+    "source": FilterField(Customer.source, "text"),
+    "status": FilterField(
+        Customer.status, "text", frozenset({"prospect", "active", "dormant", "lost"})
+    ),
+    "owner_id": FilterField(Customer.owner_id, "uuid"),
+    "phone": FilterField(Customer.phone, "text"),
+    "email": FilterField(Customer.email, "text"),
+    "website": FilterField(Customer.website, "text"),
+    "city": FilterField(Customer.city, "text"),
+    "region": FilterField(Customer.region, "text"),
+    "postal_code": FilterField(Customer.postal_code, "text"),
+    "country": FilterField(Customer.country, "text"),
+    "tags": FilterField(Customer.tags, "array"),
+    "created_at": FilterField(Customer.created_at, "datetime"),
+    "updated_at": FilterField(Customer.updated_at, "datetime"),
+}
+DEFAULT_ORDER = (SortKey(Customer.id, parse=uuid.UUID),)
+
+
+def name_search(q: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match on the name (any script)."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(Customer.name).like(f"%{escaped.lower()}%", escape="\\")
+
+
+def filtered(conditions: Sequence[ColumnElement[bool]]) -> Select[Customer]:
+    return select(Customer).where(*conditions)
+
+
+async def page(
+    session: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[SortKey],
+    params: PageParams,
+) -> list[Row[Any]]:
+    """Rows of (customer, *sort values): the sort values make the next cursor."""
+    statement = select(Customer, *(key.column for key in keys)).where(*conditions)
+    return list((await session.execute(paginate(statement, keys, params))).all())
+
+
+async def count(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]]
+) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(Customer).where(*conditions)
+    )
+    return int(total or 0)
+
+
+async def get(
+    session: AsyncSession, customer_id: uuid.UUID, *, lock: bool = False
+) -> Customer | None:
+    statement = select(Customer).where(Customer.id == customer_id)
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def by_code(session: AsyncSession, code: str) -> Customer | None:
+    return await session.scalar(select(Customer).where(Customer.code == code))
+
+
+async def duplicates(
+    session: AsyncSession,
+    *,
+    name_key: str,
+    phone_key: str | None,
+    email_key: str | None,
+    exclude: uuid.UUID | None = None,
+    limit: int = 10,
+) -> list[Customer]:
+    matches: list[ColumnElement[bool]] = [Customer.name_key == name_key]
+    if phone_key:
+        matches.append(Customer.phone_key == phone_key)
+    if email_key:
+        matches.append(Customer.email_key == email_key)
+    statement = select(Customer).where(or_(*matches))
+    if exclude is not None:
+        statement = statement.where(Customer.id != exclude)
+    rows = await session.scalars(statement.order_by(Customer.id).limit(limit))
+    return list(rows.all())
+
+
+async def contacts_of(
+    session: AsyncSession, customer_id: uuid.UUID, params: PageParams
+) -> list[Contact]:
+    statement = paginate(
+        select(Contact).where(Contact.customer_id == customer_id),
+        (SortKey(Contact.id, parse=uuid.UUID),),
+        params,
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def contact(
+    session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID
+) -> Contact | None:
+    return await session.scalar(
+        select(Contact).where(
+            Contact.id == contact_id, Contact.customer_id == customer_id
+        )
+    )
+
+
+async def primary_contact(
+    session: AsyncSession, customer_id: uuid.UUID
+) -> Contact | None:
+    return await session.scalar(
+        select(Contact).where(Contact.customer_id == customer_id, Contact.is_primary)
+    )
+
+
+async def clear_primary(session: AsyncSession, customer_id: uuid.UUID) -> None:
+    # A Core UPDATE would skip the version bump; go through the ORM row instead.
+    current = await primary_contact(session, customer_id)
+    if current is not None:
+        current.is_primary = False
+        await session.flush()
+
+
+async def timeline(
+    session: AsyncSession, customer_id: uuid.UUID, params: PageParams
+) -> list[Interaction]:
+    keys = (
+        SortKey(Interaction.occurred_at, descending=True, parse=_parse_datetime),
+        SortKey(Interaction.id, descending=True, parse=uuid.UUID),
+    )
+    statement = paginate(
+        select(Interaction).where(Interaction.customer_id == customer_id), keys, params
+    )
+    return list((await session.scalars(statement)).all())
+
+
+def _parse_datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+# Every column that points at a customer. Domains added later (quotes, orders, cases)
+# register theirs, so a merge moves them too.
+_REFERENCES: list[Any] = [Contact.customer_id, Interaction.customer_id]
+
+
+def register_reference(column: Any) -> None:
+    """Declare a foreign-key column to customers.id that a merge must re-point."""
+    if column not in _REFERENCES:
+        _REFERENCES.append(column)
+
+
+async def move_references(
+    session: AsyncSession, *, from_id: uuid.UUID, to_id: uuid.UUID
+) -> dict[str, int]:
+    """Re-point every row that references ``from_id`` at ``to_id``; counts per table."""
+    moved: dict[str, int] = {}
+    for column in _REFERENCES:
+        result = await session.execute(
+            update(column.class_)
+            .where(column == from_id)
+            .values({column.key: to_id})
+            .execution_options(synchronize_session=False)
+        )
+        table = column.class_.__tablename__
+        moved[table] = moved.get(table, 0) + int(result.rowcount)  # type: ignore[attr-defined]
+    return moved
