@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from crm_api.custom_attributes.value_index import TRIGGER_FUNCTION, index_triggers
 from crm_api.kernel.rls import isolate
 from crm_api.settings import get_settings
 
@@ -19,7 +20,13 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("customers", "contacts", "interactions", "customer_merges")
+TABLES = (
+    "customers",
+    "contacts",
+    "interactions",
+    "customer_merges",
+    "custom_value_index",
+)
 
 
 def _id() -> sa.Column:
@@ -99,12 +106,9 @@ def upgrade() -> None:
         op.create_index(
             f"ix_customers_tenant_{column}", "customers", ["tenant_id", column]
         )
+    # jsonb_ops (not jsonb_path_ops): it also answers "has key" (exists filters).
     op.create_index(
-        "ix_customers_custom",
-        "customers",
-        ["custom"],
-        postgresql_using="gin",
-        postgresql_ops={"custom": "jsonb_path_ops"},
+        "ix_customers_custom", "customers", ["custom"], postgresql_using="gin"
     )
     op.create_index("ix_customers_tags", "customers", ["tags"], postgresql_using="gin")
     op.create_index(
@@ -205,11 +209,35 @@ def upgrade() -> None:
         "ix_customer_merges_survivor_id", "customer_merges", ["survivor_id"]
     )
 
+    op.create_table(
+        "custom_value_index",
+        sa.Column("record_id", sa.Uuid(), primary_key=True),
+        sa.Column("key", sa.String(63), primary_key=True),
+        _tenant(),
+        sa.Column("entity", sa.String(20), nullable=False),
+        sa.Column("num", sa.Numeric()),
+        sa.Column("dt", sa.Date()),
+        sa.Column("ts", sa.DateTime(timezone=True)),
+    )
+    for column in ("num", "dt", "ts"):
+        op.create_index(
+            f"ix_custom_value_index_{column}",
+            "custom_value_index",
+            ["tenant_id", "entity", "key", column, "record_id"],
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+        )
+
     for table in TABLES:
         for statement in isolate(table, role):
+            op.execute(statement)
+
+    op.execute(TRIGGER_FUNCTION)
+    for table, entity in (("customers", "customer"), ("contacts", "contact")):
+        for statement in index_triggers(table, entity):
             op.execute(statement)
 
 
 def downgrade() -> None:
     for table in reversed(TABLES):
         op.drop_table(table)
+    op.execute("DROP FUNCTION IF EXISTS crm_index_custom_values()")

@@ -3,6 +3,7 @@
 from crm_api.api_keys.models import ApiKey
 from crm_api.auth.models import RefreshToken
 from crm_api.custom_attributes.models import CustomAttribute
+from crm_api.custom_attributes.value_index import CustomValueIndex
 from crm_api.customers.models import Contact, Customer, CustomerMerge, Interaction
 from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Contact",
     "CustomAttribute",
+    "CustomValueIndex",
     "Customer",
     "CustomerMerge",
     "IdempotencyKey",

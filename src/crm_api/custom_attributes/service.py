@@ -35,6 +35,7 @@ from crm_api.custom_attributes.schemas import (
     FirstIncompatible,
     SetIncompatible,
 )
+from crm_api.custom_attributes.value_index import reindex
 from crm_api.custom_attributes.values import (
     Definition,
     InvalidValue,
@@ -254,6 +255,8 @@ async def update_definition(
         row.archived = after.archived
     await session.flush()
     forget_definitions(session, entity)
+    if after.type != before.type or converted:
+        await reindex(session, entity, key)
 
     if "default" in changes:
         changes["default"] = after.default

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers.models import Customer
+from crm_api.customers.repository import joined
 from crm_api.customers.service import list_query
 from crm_api.kernel.db import set_tenant
 from crm_api.kernel.pagination import order_by
@@ -61,7 +62,7 @@ async def stream_csv(
 ) -> AsyncIterator[bytes]:
     async with resources.sessionmaker() as session, session.begin():
         await set_tenant(session, tenant_id)
-        conditions, keys = await list_query(session, params, q=q, sort=sort)
+        query = await list_query(session, params, q=q, sort=sort)
         definitions = await load_definitions(session, "customer")
         custom_keys = definitions.keys()
         if bom:
@@ -69,9 +70,9 @@ async def stream_csv(
         yield _line([*STANDARD_COLUMNS, *(f"custom.{key}" for key in custom_keys)])
 
         statement = (
-            select(Customer)
-            .where(*conditions)
-            .order_by(*order_by(keys))
+            joined(select(Customer), query.joins)
+            .where(*query.conditions)
+            .order_by(*order_by(query.keys))
             .execution_options(yield_per=_BATCH_ROWS)
         )
         rows = await session.stream_scalars(statement)

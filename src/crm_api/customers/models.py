@@ -27,12 +27,7 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
         Index("ix_customers_tenant_email_key", "tenant_id", "email_key"),
         Index("ix_customers_tenant_country", "tenant_id", "country"),
         Index("ix_customers_tenant_created_at", "tenant_id", "created_at"),
-        Index(
-            "ix_customers_custom",
-            "custom",
-            postgresql_using="gin",
-            postgresql_ops={"custom": "jsonb_path_ops"},
-        ),
+        Index("ix_customers_custom", "custom", postgresql_using="gin"),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
         Index(
             "ix_customers_name_trgm",

@@ -49,23 +49,35 @@ def filtered(conditions: Sequence[ColumnElement[bool]]) -> Select[Customer]:
     return select(Customer).where(*conditions)
 
 
+Join = tuple[Any, ColumnElement[bool]]
+
+
+def joined(statement: Select[Any], joins: Sequence[Join]) -> Select[Any]:
+    for target, onclause in joins:
+        statement = statement.outerjoin(target, onclause)
+    return statement
+
+
 async def page(
     session: AsyncSession,
     conditions: Sequence[ColumnElement[bool]],
     keys: Sequence[SortKey],
+    joins: Sequence[Join],
     params: PageParams,
 ) -> list[Row[Any]]:
     """Rows of (customer, *sort values): the sort values make the next cursor."""
-    statement = select(Customer, *(key.column for key in keys)).where(*conditions)
+    statement = joined(select(Customer, *(key.column for key in keys)), joins)
+    statement = statement.where(*conditions)
     return list((await session.execute(paginate(statement, keys, params))).all())
 
 
 async def count(
-    session: AsyncSession, conditions: Sequence[ColumnElement[bool]]
+    session: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    joins: Sequence[Join] = (),
 ) -> int:
-    total = await session.scalar(
-        select(func.count()).select_from(Customer).where(*conditions)
-    )
+    statement = joined(select(func.count()).select_from(Customer), joins)
+    total = await session.scalar(statement.where(*conditions))
     return int(total or 0)
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm_api.auth.principal import Principal
+from crm_api.custom_attributes.value_index import CustomValueIndex, indexed_column
 from crm_api.custom_attributes.values import (
     Definitions,
     load_definitions,
@@ -56,16 +60,49 @@ async def _region(session: AsyncSession) -> str | None:
     return region_of_locale(tenant.locale) if tenant is not None else None
 
 
-def _custom_field(definitions: Definitions) -> Any:
+def _custom_fields(definitions: Definitions) -> Callable[[str], FilterField | None]:
+    """Resolve ``custom.<key>``; numbers and dates go through the typed value index."""
+    resolved: dict[str, FilterField] = {}
+
     def resolve(key: str) -> FilterField | None:
+        if key in resolved:
+            return resolved[key]
         kind = definitions.type_of(key)
         if kind is None:
             return None
-        return FilterField(
-            definitions.sql_value(Customer.custom, key), _CUSTOM_KINDS.get(kind, "text")
-        )
+        typed_column = indexed_column(kind)
+        if typed_column is None:
+            field = FilterField(
+                definitions.sql_value(Customer.custom, key),
+                _CUSTOM_KINDS.get(kind, "text"),
+            )
+        else:
+            value = aliased(CustomValueIndex, name=f"custom_{key}")
+            field = FilterField(
+                getattr(value, typed_column),
+                _CUSTOM_KINDS[kind],
+                join=(
+                    value,
+                    and_(
+                        value.record_id == Customer.id,
+                        value.entity == "customer",
+                        value.key == key,
+                    ),
+                ),
+            )
+        resolved[key] = field
+        return field
 
     return resolve
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a customer list selects: conditions, ordering and the joins they need."""
+
+    conditions: list[ColumnElement[bool]]
+    keys: list[SortKey]
+    joins: list[tuple[Any, ColumnElement[bool]]]
 
 
 async def list_query(
@@ -74,15 +111,24 @@ async def list_query(
     *,
     q: str | None,
     sort: str | None,
-) -> tuple[list[ColumnElement[bool]], list[SortKey]]:
-    """Conditions and ordering for a customer list from its query parameters."""
+) -> ListQuery:
+    """Conditions, ordering and joins for a customer list from its query parameters."""
     definitions = await load_definitions(session, "customer")
-    resolve = resolver(repository.STANDARD_FIELDS, _custom_field(definitions))
+    used: dict[str, FilterField] = {}
+    base = resolver(repository.STANDARD_FIELDS, _custom_fields(definitions))
+
+    def resolve(name: str) -> FilterField | None:
+        field = base(name)
+        if field is not None:
+            used[name] = field
+        return field
+
     conditions = build_filters(params, resolve, reserved=RESERVED_PARAMS)
     if q:
         conditions.append(repository.name_search(q))
     keys = build_sort(sort, resolve, id_column=Customer.id)
-    return conditions, keys
+    joins = {name: f.join for name, f in used.items() if f.join is not None}
+    return ListQuery(conditions, keys, list(joins.values()))
 
 
 async def list_customers(
@@ -93,8 +139,10 @@ async def list_customers(
     q: str | None,
     sort: str | None,
 ) -> tuple[list[Customer], str | None]:
-    conditions, keys = await list_query(session, params, q=q, sort=sort)
-    rows = await repository.page(session, conditions, keys, page)
+    query = await list_query(session, params, q=q, sort=sort)
+    rows = await repository.page(
+        session, query.conditions, query.keys, query.joins, page
+    )
     kept, next_cursor = page_of(rows, lambda row: tuple(row[1:]), page)
     return [row[0] for row in kept], next_cursor
 
@@ -102,8 +150,8 @@ async def list_customers(
 async def count_customers(
     session: AsyncSession, params: list[tuple[str, str]], *, q: str | None
 ) -> int:
-    conditions, _ = await list_query(session, params, q=q, sort=None)
-    return await repository.count(session, conditions)
+    query = await list_query(session, params, q=q, sort=None)
+    return await repository.count(session, query.conditions, query.joins)
 
 
 async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:

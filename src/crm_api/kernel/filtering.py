@@ -54,11 +54,16 @@ _OPERATORS: dict[str, set[str]] = {
 
 @dataclass(frozen=True)
 class FilterField:
-    """A filterable, sortable value: a column or a typed SQL expression."""
+    """A filterable, sortable value: a column or a typed SQL expression.
+
+    ``join`` is an outer join (target, on-clause) the list must add when it uses the
+    field, e.g. the typed index of a custom attribute.
+    """
 
     expression: Column
     kind: Kind
     choices: frozenset[str] | None = None
+    join: tuple[Any, ColumnElement[bool]] | None = None
 
 
 def _error(param: str, message: str, code: str = "invalid_filter") -> ValidationFailed:
