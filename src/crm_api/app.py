@@ -13,12 +13,14 @@ from crm_api.auth.router import router as auth_router
 from crm_api.custom_attributes.router import router as custom_attributes_router
 from crm_api.customers.router import router as customers_router
 from crm_api.health.router import router as health_router
+from crm_api.imports.router import router as imports_router
 from crm_api.kernel.idempotency import Replay, replay_handler
 from crm_api.kernel.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from crm_api.kernel.openapi_doc import build_openapi
 from crm_api.kernel.problems import install_problem_handlers
 from crm_api.kernel.resources import Resources
 from crm_api.me.router import router as me_router
+from crm_api.organisation.router import departments_router, employees_router
 from crm_api.settings import Settings, get_settings
 from crm_api.tenants.router import router as tenants_router
 from crm_api.users.router import router as users_router
@@ -71,9 +73,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "name": "customers",
                 "description": "Customers with their contacts and interaction history.",
             },
+            {
+                "name": "customer_imports",
+                "description": "Customers from CSV files, processed as jobs.",
+            },
+            {"name": "departments", "description": "The department tree."},
+            {
+                "name": "employees",
+                "description": "Employees: department, manager, leaving with handover.",
+            },
             {"name": "health", "description": "Liveness, readiness, metrics."},
         ],
         swagger_ui_parameters={"persistAuthorization": True},
+        # Our own Prometheus metrics and structlog cover this; the built-in
+        # OpenTelemetry layer would wrap every request a second time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
@@ -87,14 +101,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_router,
         api_keys_router,
         custom_attributes_router,
+        # Before customers: /customers/imports must not be read as a customer id.
+        imports_router,
         customers_router,
+        departments_router,
+        employees_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
 
     # Order: the last added runs first. Request ids wrap everything, then limits.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.max_upload_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

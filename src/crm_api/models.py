@@ -5,9 +5,11 @@ from crm_api.auth.models import RefreshToken
 from crm_api.custom_attributes.models import CustomAttribute
 from crm_api.custom_attributes.value_index import CustomValueIndex
 from crm_api.customers.models import Contact, Customer, CustomerMerge, Interaction
+from crm_api.imports.models import CustomerImport, ImportChunk, ImportRowError
 from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.outbox import OutboxEvent
+from crm_api.organisation.models import Department, Employee
 from crm_api.tenants.models import Tenant
 from crm_api.users.models import User
 
@@ -18,8 +20,13 @@ __all__ = [
     "CustomAttribute",
     "CustomValueIndex",
     "Customer",
+    "CustomerImport",
     "CustomerMerge",
+    "Department",
+    "Employee",
     "IdempotencyKey",
+    "ImportChunk",
+    "ImportRowError",
     "Interaction",
     "OutboxEvent",
     "RefreshToken",

@@ -45,8 +45,10 @@ class Settings(BaseSettings):
     # The role every API and worker transaction runs as. It owns nothing and cannot
     # bypass row-level security; migrations run as the connecting (owner) role.
     database_app_role: str = "crm_app"
-    database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # A fixed pool: overflow connections are closed on return and reopened under load,
+    # which costs far more than waiting briefly for a pooled one.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
 
     data_dir: Path = Path(".crm-data")
 
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # File uploads (POST .../imports) may be larger; they are spooled to disk.
+    max_upload_bytes: int = Field(default=512 * 1_048_576, ge=1024)
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     login_attempts_per_minute: int = Field(default=10, ge=1)

@@ -12,11 +12,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 from sqlalchemy import delete, text
 
 from crm_api.auth.models import RefreshToken
+from crm_api.imports.service import IMPORT_JOB
+from crm_api.imports.tasks import (
+    JOB_TIMEOUT,
+    MAX_TRIES,
+    import_customers,
+    resume_customer_imports,
+)
 from crm_api.kernel.db import create_engine, create_sessionmaker, set_tenant
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.logging import configure_logging
@@ -83,8 +90,22 @@ def _redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [purge_expired]
-    cron_jobs = [cron(purge_expired, minute={7, 37}, unique=True, run_at_startup=False)]
+    functions = [
+        purge_expired,
+        func(
+            import_customers, name=IMPORT_JOB, timeout=JOB_TIMEOUT, max_tries=MAX_TRIES
+        ),
+        resume_customer_imports,
+    ]
+    cron_jobs = [
+        cron(purge_expired, minute={7, 37}, unique=True, run_at_startup=False),
+        cron(
+            resume_customer_imports,
+            minute=set(range(0, 60, 5)),
+            unique=True,
+            run_at_startup=False,
+        ),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = _redis_settings() if get_settings().redis_url else None

@@ -526,6 +526,30 @@ class TestPermissions:
         assert (read.status_code, write.status_code) == (200, 403)
 
 
+class TestOwner:
+    async def test_owner_from_another_tenant_is_422(
+        self,
+        client: httpx.AsyncClient,
+        tenant_a: TenantContext,
+        tenant_b: TenantContext,
+    ) -> None:
+        created = await client.post(
+            BASE,
+            json={"name": "X", "owner_id": tenant_b.admin["id"]},
+            headers=tenant_a.headers,
+        )
+        mine = await create_customer(client, tenant_a)
+        patched = await client.patch(
+            f"{BASE}/{mine['id']}",
+            json={"owner_id": tenant_b.admin["id"]},
+            headers=tenant_a.headers,
+        )
+
+        assert created.status_code == 422
+        assert patched.status_code == 422
+        assert patched.json()["errors"][0]["field"] == "owner_id"
+
+
 class TestTenantIsolation:
     async def test_other_tenant_can_neither_read_nor_write_any_of_it(
         self,

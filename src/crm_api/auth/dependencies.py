@@ -97,18 +97,16 @@ async def get_principal(
         return await _principal_from_api_key(session, api_key)
     claims = decode_token(settings, token, expected_type="access")
     await set_tenant(session, claims.tenant_id)
-    user = await repository.active_user_in_session(
-        session, claims.user_id, claims.family_id
-    )
+    user = await repository.active_user_row(session, claims.user_id, claims.family_id)
     if user is None:
         raise NotAuthenticated("The token's user is deactivated or signed out.")
-    session.info["user"] = user
     return Principal(
         tenant_id=claims.tenant_id,
         user_id=user.id,
         api_key_id=None,
         permissions=permissions_of_roles(user.roles),
         session_id=claims.family_id,
+        user=user,
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 BUILT_IN_ROLES = ("admin", "manager", "sales", "marketing", "service", "finance")
 
@@ -13,19 +14,31 @@ RESOURCES = (
     "api_keys",
     "custom_attributes",
     "customers",
+    "departments",
+    "employees",
 )
 PERMISSIONS = frozenset(
     f"{resource}:{action}" for resource in RESOURCES for action in ("read", "write")
 )
 
-_READ_MOST = frozenset({"tenant:read", "custom_attributes:read", "customers:read"})
+_READ_MOST = frozenset(
+    {
+        "tenant:read",
+        "custom_attributes:read",
+        "customers:read",
+        "departments:read",
+        "employees:read",
+    }
+)
 _WORK_WITH_CUSTOMERS = _READ_MOST | {"customers:write"}
 
 # NOTE: built-in roles map to fixed permission sets until tenant-defined roles and
 # per-resource visibility scopes exist; then this table moves into the database.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "manager": _WORK_WITH_CUSTOMERS | {"users:read"},
+    # Managers look after people (hire, move, hand over when someone leaves); the
+    # shape of the organisation (departments:write) stays with admins.
+    "manager": _WORK_WITH_CUSTOMERS | {"users:read", "employees:write"},
     "sales": _WORK_WITH_CUSTOMERS,
     "marketing": _WORK_WITH_CUSTOMERS,
     "service": _WORK_WITH_CUSTOMERS,
@@ -47,6 +60,8 @@ class Principal:
     api_key_id: uuid.UUID | None
     permissions: frozenset[str]
     session_id: uuid.UUID | None = None
+    # The user's row as read when authenticating (None for API keys).
+    user: Any = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:

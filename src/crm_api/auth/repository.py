@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.models import RefreshToken
@@ -32,19 +33,56 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     )
 
 
-async def active_user_in_session(
-    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
-) -> User | None:
-    """The user, if active and the sign-in session (token family) is not revoked."""
-    revoked = (
+def _revoked(family_id: Any) -> Any:
+    return (
         select(RefreshToken.id)
         .where(RefreshToken.family_id == family_id)
         .where(RefreshToken.revoked_at.is_not(None))
         .exists()
     )
+
+
+async def active_user_in_session(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
+) -> User | None:
+    """The user, if active and the sign-in session (token family) is not revoked."""
     return await session.scalar(
-        select(User).where(User.id == user_id, User.is_active, ~revoked)
+        select(User).where(User.id == user_id, User.is_active, ~_revoked(family_id))
     )
+
+
+# Built once: authentication runs on every request, and a plain row skips the ORM's
+# identity bookkeeping (the statement's compiled form is cached by SQLAlchemy).
+_USER_COLUMNS = User.__table__.c
+_ACTIVE_USER_ROW = select(
+    *(
+        _USER_COLUMNS[name]
+        for name in (
+            "id",
+            "email",
+            "full_name",
+            "roles",
+            "is_active",
+            "last_login_at",
+            "created_at",
+            "updated_at",
+        )
+    )
+).where(
+    _USER_COLUMNS.id == bindparam("user_id"),
+    _USER_COLUMNS.is_active,
+    ~_revoked(bindparam("family_id")),
+)
+
+
+async def active_user_row(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
+) -> Row[Any] | None:
+    """Like :func:`active_user_in_session`, as a read-only row."""
+    result = await session.execute(
+        _ACTIVE_USER_ROW, {"user_id": user_id, "family_id": family_id}
+    )
+    return result.first()
 
 
 async def refresh_token_for_update(

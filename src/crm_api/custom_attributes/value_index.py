@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Numeric, String, text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,18 @@ INDEXED_TYPES = (*NUMBER_TYPES, "date", "datetime")
 
 class CustomValueIndex(Base):
     __tablename__ = "custom_value_index"
+    __table_args__ = tuple(
+        Index(
+            f"ix_custom_value_index_{column}",
+            "tenant_id",
+            "entity",
+            "key",
+            column,
+            "record_id",
+            postgresql_where=text(f"{column} IS NOT NULL"),
+        )
+        for column in ("num", "dt", "ts")
+    )
 
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(63), primary_key=True)

@@ -31,13 +31,19 @@ from crm_api.customers.schemas import (
 )
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import BusinessRuleViolated, Conflict, NotFound
+from crm_api.kernel.errors import (
+    BusinessRuleViolated,
+    Conflict,
+    NotFound,
+    ValidationFailed,
+)
 from crm_api.kernel.filtering import FilterField, build_filters, build_sort, resolver
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, SortKey, page_of
 from crm_api.tenants.models import Tenant
+from crm_api.users.models import User
 
 logger = structlog.get_logger(__name__)
 
@@ -123,10 +129,13 @@ async def list_query(
             used[name] = field
         return field
 
-    conditions = build_filters(params, resolve, reserved=RESERVED_PARAMS)
+    non_null: set[str] = set()
+    conditions = build_filters(
+        params, resolve, reserved=RESERVED_PARAMS, non_null=non_null
+    )
     if q:
         conditions.append(repository.name_search(q))
-    keys = build_sort(sort, resolve, id_column=Customer.id)
+    keys = build_sort(sort, resolve, id_column=Customer.id, non_null=non_null)
     joins = {name: f.join for name, f in used.items() if f.join is not None}
     return ListQuery(conditions, keys, list(joins.values()))
 
@@ -159,6 +168,14 @@ async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Custome
     if customer is None:
         raise NotFound("No such customer.")
     return customer
+
+
+async def _check_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """The owner must be a user of this tenant: a foreign key alone ignores RLS."""
+    if await session.get(User, owner_id) is None:
+        raise ValidationFailed.single(
+            "owner_id", "No such user in this tenant", code="not_found"
+        )
 
 
 def _candidates(
@@ -216,6 +233,8 @@ async def create_customer(
         customer.code = f"C-{customer.id.hex[-10:].upper()}"
     if customer.owner_id is None:
         customer.owner_id = actor.user_id
+    else:
+        await _check_owner(session, customer.owner_id)
     keys = _apply_keys(customer, await _region(session))
     if not allow_duplicate:
         matches = await repository.duplicates(
@@ -267,6 +286,8 @@ async def update_customer(
                 setattr(customer, field, address[field])
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
+    if changes.get("owner_id") is not None:
+        await _check_owner(session, changes["owner_id"])
     for field, value in changes.items():
         setattr(customer, field, value)
     _apply_keys(customer, await _region(session))

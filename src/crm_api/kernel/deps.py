@@ -13,18 +13,23 @@ from crm_api.kernel.routing import request_session
 from crm_api.settings import Settings
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     return request.app.state.resources  # type: ignore[no-any-return]
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return get_resources(request).settings
+async def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.resources.settings  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> ArqRedis:
-    return get_resources(request).redis
+async def get_redis(request: Request) -> ArqRedis:
+    return request.app.state.resources.redis  # type: ignore[no-any-return]
 
 
-Session = Annotated[AsyncSession, Depends(request_session)]
+async def get_session(request: Request) -> AsyncSession:
+    return request_session(request)
+
+
+# Dependencies are coroutines on purpose: FastAPI runs plain functions in a thread.
+Session = Annotated[AsyncSession, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Redis = Annotated[ArqRedis, Depends(get_redis)]

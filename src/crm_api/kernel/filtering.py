@@ -157,8 +157,13 @@ def build_filters(
     resolve: FieldResolver,
     *,
     reserved: frozenset[str],
+    non_null: set[str] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """Turn query parameters into SQL conditions (all must hold)."""
+    """Turn query parameters into SQL conditions (all must hold).
+
+    ``non_null`` collects the fields a condition already limits to non-null values, so
+    sorting on them needs no NULL handling (and can walk an index).
+    """
     conditions: list[ColumnElement[bool]] = []
     for name, raw in params:
         if name in reserved:
@@ -179,6 +184,10 @@ def build_filters(
             conditions.append(_condition(field, op, raw))
         except ValueError as exc:
             raise _error(name, f"Invalid value for '{name}': {exc}.") from None
+        if non_null is not None and (
+            op not in ("ne", "exists") or (op == "exists" and _boolean(raw))
+        ):
+            non_null.add(match["field"])
     return conditions
 
 
@@ -188,8 +197,13 @@ def build_sort(
     *,
     id_column: Column,
     default: Sequence[SortKey] = (),
+    non_null: frozenset[str] | set[str] = frozenset(),
 ) -> list[SortKey]:
-    """``-custom.revenue,name`` -> sort keys, always ending in the id as tie-breaker."""
+    """``-custom.revenue,name`` -> sort keys, always ending in the id as tie-breaker.
+
+    The id runs in the first key's direction, so one index on (value, id) serves the
+    whole ordering in either direction.
+    """
     keys: list[SortKey] = []
     for part in (sort or "").split(","):
         part = part.strip()
@@ -205,12 +219,13 @@ def build_sort(
                 field.expression,
                 descending=descending,
                 parse=_cursor_parser(field),
-                nullable=True,
+                nullable=name not in non_null,
             )
         )
     if not keys:
         keys = list(default)
-    keys.append(SortKey(id_column, parse=uuid.UUID))
+    descending = keys[0].descending if keys else False
+    keys.append(SortKey(id_column, descending=descending, parse=uuid.UUID))
     return keys
 
 

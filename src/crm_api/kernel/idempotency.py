@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import ForeignKey, LargeBinary, String, func
@@ -22,10 +23,12 @@ from starlette.responses import Response
 
 from crm_api.kernel.db import Base
 from crm_api.kernel.errors import FieldError, ValidationFailed
+from crm_api.kernel.requests import is_form_data
 from crm_api.kernel.routing import before_commit
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 _STORED_HEADERS = ("content-type", "etag", "location")
+_FORM_CHUNK_BYTES = 1_048_576
 
 
 class IdempotencyKey(Base):
@@ -40,7 +43,7 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None]
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
 
 
 class Replay(Exception):
@@ -56,8 +59,25 @@ async def fingerprint(request: Request) -> str:
     digest.update(request.method.encode())
     digest.update(b"\0" + request.url.path.encode())
     digest.update(b"\0" + request.url.query.encode())
-    digest.update(b"\0" + await request.body())
+    if is_form_data(request.headers.get("content-type")):
+        await _digest_form(digest, request)
+    else:
+        digest.update(b"\0" + await request.body())
     return digest.hexdigest()
+
+
+async def _digest_form(digest: Any, request: Request) -> None:
+    """Hash an upload part by part: its body was spooled, never read into memory."""
+    for name, value in (await request.form()).multi_items():
+        digest.update(b"\0" + name.encode())
+        if isinstance(value, str):
+            digest.update(b"\0" + value.encode())
+            continue
+        digest.update(b"\0" + (value.filename or "").encode())
+        await value.seek(0)
+        while chunk := await value.read(_FORM_CHUNK_BYTES):
+            digest.update(chunk)
+        await value.seek(0)
 
 
 async def claim(

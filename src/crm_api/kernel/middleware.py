@@ -101,20 +101,33 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answers 413 once a request body passes ``max_bytes`` (declared or streamed)."""
+    """Answers 413 once a request body passes its limit (declared or streamed).
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    The limit is ``max_bytes``, or ``upload_max_bytes`` for a POST to a path ending in
+    ``/imports`` (file uploads, which the route class spools to disk, not memory).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes or max_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        if scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/imports"):
+            return self.upload_max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
-                    await self._reject(scope, receive, send)
+                if value.isdigit() and int(value) > limit:
+                    await self._reject(scope, receive, send, limit)
                     return
                 break
 
@@ -125,18 +138,20 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(self._detail())
+                if received > limit:
+                    raise PayloadTooLarge(self._detail(limit))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body is larger than {self.max_bytes} bytes."
+    def _detail(self, limit: int) -> str:
+        return f"The request body is larger than {limit} bytes."
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(
+        self, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> None:
         response = problem_response(
-            PayloadTooLarge(self._detail()), instance=scope.get("path")
+            PayloadTooLarge(self._detail(limit)), instance=scope.get("path")
         )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

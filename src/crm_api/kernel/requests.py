@@ -83,6 +83,13 @@ def is_json_content(content_type: str | None) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def is_form_data(content_type: str | None) -> bool:
+    """Whether the body is ``multipart/form-data`` (a file upload)."""
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
+
+
 class DecimalJSONRequest(Request):
     """A request whose ``json()`` uses :func:`parse_json`."""
 

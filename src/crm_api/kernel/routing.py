@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from crm_api.kernel.errors import AppError
-from crm_api.kernel.requests import DecimalJSONRequest, is_json_content, parse_json
+from crm_api.kernel.requests import (
+    DecimalJSONRequest,
+    is_form_data,
+    is_json_content,
+    parse_json,
+)
 from crm_api.kernel.resources import Resources
 
 SESSION_SCOPE_KEY = "crm.session"
@@ -54,10 +59,21 @@ class CrmRoute(APIRoute):
         async def unit_of_work(request: Request) -> Response:
             request = DecimalJSONRequest(request.scope, request.receive)
             if request.method in ("POST", "PUT", "PATCH"):
-                # Read the body here so size and syntax errors are ours to answer.
-                body = await request.body()
-                if body and is_json_content(request.headers.get("content-type")):
-                    request._json = parse_json(body)
+                content_type = request.headers.get("content-type")
+                if is_form_data(content_type):
+                    # An upload is parsed rather than read: Starlette spools each
+                    # file to disk past 1 MB, and the handler reuses (and closes)
+                    # the form, so a large file is never held in memory.
+                    # NOTE: the body is taken before authentication runs (FastAPI
+                    # reads it before any dependency), so an anonymous caller can
+                    # make us spool up to the upload limit; checking credentials
+                    # first would need the route to read its own body.
+                    await request.form()
+                else:
+                    # Read the body here so size and syntax errors are ours to answer.
+                    body = await request.body()
+                    if body and is_json_content(content_type):
+                        request._json = parse_json(body)
             resources: Resources = request.app.state.resources
             async with resources.sessionmaker() as session:
                 request.scope[SESSION_SCOPE_KEY] = session

@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import Principal
+from crm_api.kernel.errors import NotFound
 from crm_api.me.schemas import Me
+from crm_api.tenants.models import Tenant
 from crm_api.tenants.schemas import TenantRead
-from crm_api.tenants.service import get_tenant
 from crm_api.users.schemas import UserRead
-from crm_api.users.service import get_user
+
+_TENANT_ROW = select(*Tenant.__table__.c).where(
+    Tenant.__table__.c.id == bindparam("tenant_id")
+)
 
 
 async def describe(session: AsyncSession, principal: Principal) -> Me:
-    tenant = await get_tenant(session, principal.tenant_id)
-    user = None
-    if principal.user_id is not None:
-        # Already in the identity map from authentication: no second query.
-        user = UserRead.model_validate(await get_user(session, principal.user_id))
+    result = await session.execute(_TENANT_ROW, {"tenant_id": principal.tenant_id})
+    tenant = result.first()
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    user = (
+        UserRead.model_validate(principal.user) if principal.user is not None else None
+    )
     return Me(
         kind="user" if user is not None else "api_key",
         user=user,
