@@ -27,9 +27,13 @@ async def list_contacts(
 
 
 async def get_contact(
-    session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    *,
+    lock: bool = False,
 ) -> Contact:
-    contact = await repository.contact(session, customer_id, contact_id)
+    contact = await repository.contact(session, customer_id, contact_id, lock=lock)
     if contact is None:
         raise NotFound("No such contact at this customer.")
     return contact
@@ -38,7 +42,8 @@ async def get_contact(
 async def create_contact(
     session: AsyncSession, customer_id: uuid.UUID, data: ContactCreate
 ) -> Contact:
-    customer = await get_customer(session, customer_id)
+    # Locked: contacts of one customer change primary one writer at a time.
+    customer = await get_customer(session, customer_id, lock=data.is_primary)
     definitions = await load_definitions(session, "contact")
     if data.is_primary:
         await repository.clear_primary(session, customer.id)
@@ -67,7 +72,9 @@ async def update_contact(
     *,
     expected_version: int | None,
 ) -> Contact:
-    contact = await get_contact(session, customer_id, contact_id)
+    if data.is_primary:
+        await get_customer(session, customer_id, lock=True)
+    contact = await get_contact(session, customer_id, contact_id, lock=True)
     check_version(expected_version, contact.version)
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -100,7 +107,7 @@ async def delete_contact(
     *,
     expected_version: int | None,
 ) -> None:
-    contact = await get_contact(session, customer_id, contact_id)
+    contact = await get_contact(session, customer_id, contact_id, lock=True)
     check_version(expected_version, contact.version)
     await session.delete(contact)
     await session.flush()

@@ -11,6 +11,7 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from crm_api.kernel.pagination import order_by
 from crm_api.kernel.resources import Resources
 
 STANDARD_COLUMNS = (
+    "id",
     "code", "kind", "name", "level", "industry", "source", "status", "owner_id",
     "phone", "email", "website", "street", "city", "region", "postal_code", "country",
     "tags", "created_at", "updated_at",
@@ -31,11 +33,29 @@ STANDARD_COLUMNS = (
 _BATCH_ROWS = 1000
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading formula sign gets a quote."""
+    if text.startswith(_FORMULA_STARTS):
+        try:
+            Decimal(text)
+        except InvalidOperation:
+            return "'" + text
+    return text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return _neutral(value)
     if isinstance(value, list):
-        return ";".join(str(item) for item in value)
+        # NOTE: a list item holding ";" reads back as two; quoting list items would
+        # break the simple "a;b" form importers and people expect.
+        return _neutral(";".join(str(item) for item in value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.customers.models import Contact, Customer, Interaction
-from crm_api.kernel.filtering import FilterField
+from crm_api.kernel.filtering import FilterField, aware_datetime
 from crm_api.kernel.pagination import PageParams, SortKey, paginate
 
 STANDARD_FIELDS: dict[str, FilterField] = {
@@ -86,7 +86,9 @@ async def get(
 ) -> Customer | None:
     statement = select(Customer).where(Customer.id == customer_id)
     if lock:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update().execution_options(
+            populate_existing=True
+        )
     return await session.scalar(statement)
 
 
@@ -103,11 +105,15 @@ async def duplicates(
     exclude: uuid.UUID | None = None,
     limit: int = 10,
 ) -> list[Customer]:
-    matches: list[ColumnElement[bool]] = [Customer.name_key == name_key]
+    matches: list[ColumnElement[bool]] = []
+    if name_key:
+        matches.append(Customer.name_key == name_key)
     if phone_key:
         matches.append(Customer.phone_key == phone_key)
     if email_key:
         matches.append(Customer.email_key == email_key)
+    if not matches:
+        return []
     statement = select(Customer).where(or_(*matches))
     if exclude is not None:
         statement = statement.where(Customer.id != exclude)
@@ -127,13 +133,20 @@ async def contacts_of(
 
 
 async def contact(
-    session: AsyncSession, customer_id: uuid.UUID, contact_id: uuid.UUID
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    *,
+    lock: bool = False,
 ) -> Contact | None:
-    return await session.scalar(
-        select(Contact).where(
-            Contact.id == contact_id, Contact.customer_id == customer_id
-        )
+    statement = select(Contact).where(
+        Contact.id == contact_id, Contact.customer_id == customer_id
     )
+    if lock:
+        statement = statement.with_for_update().execution_options(
+            populate_existing=True
+        )
+    return await session.scalar(statement)
 
 
 async def primary_contact(
@@ -166,7 +179,19 @@ async def timeline(
 
 
 def _parse_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(value)
+    if not isinstance(value, str):
+        raise ValueError("a cursor value of the wrong type")
+    return aware_datetime(value)
+
+
+async def lock_duplicate_keys(
+    session: AsyncSession, keys: Sequence[str | None]
+) -> None:
+    """Hold transaction locks on these keys so concurrent creates check in turn."""
+    for key in sorted({key for key in keys if key}):
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext("customer-key:" + key)))
+        )
 
 
 # Every column that points at a customer. Domains added later (quotes, orders, cases)
@@ -186,10 +211,15 @@ async def move_references(
     """Re-point every row that references ``from_id`` at ``to_id``; counts per table."""
     moved: dict[str, int] = {}
     for column in _REFERENCES:
+        values: dict[str, Any] = {column.key: to_id}
+        version = getattr(column.class_, "version", None)
+        if version is not None:
+            # A moved row changed: its ETag must too.
+            values["version"] = version + 1
         result = await session.execute(
             update(column.class_)
             .where(column == from_id)
-            .values({column.key: to_id})
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         table = column.class_.__tablename__

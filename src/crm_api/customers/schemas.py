@@ -1,25 +1,53 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from crm_api.kernel.schemas import InputModel, ReadModel
-from crm_api.kernel.types import Email
+from crm_api.kernel.types import Email, PlainText, UtcDatetime
 
 CustomerKind = Literal["company", "person"]
 CustomerStatus = Literal["prospect", "active", "dormant", "lost"]
 InteractionKind = Literal["call", "visit", "email", "meeting", "note"]
 
+
+def _has_visible_text(value: str) -> str:
+    if not any(
+        char.isalnum() or (char.isprintable() and not char.isspace())
+        for char in value
+        if unicodedata.category(char) not in ("Cf", "Zs")
+    ):
+        raise ValueError("must contain visible characters")
+    return value
+
+
+def _web_address(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError("a website is an http:// or https:// address")
+    return value
+
+
 Code = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s].*$")
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s].*$"),
+    PlainText,
 ]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-Phone = Annotated[str, StringConstraints(min_length=3, max_length=40)]
-Website = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100), PlainText]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), PlainText]
+Phone = Annotated[str, StringConstraints(min_length=3, max_length=40), PlainText]
+Website = Annotated[
+    str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_web_address)
+]
+DisplayName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=300),
+    PlainText,
+    AfterValidator(_has_visible_text),
+]
 CustomValues = Annotated[
     dict[str, Any],
     Field(
@@ -41,7 +69,7 @@ class CustomerCreate(InputModel):
         default=None, description="The tenant's own key; generated when omitted."
     )
     kind: CustomerKind = "company"
-    name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    name: DisplayName
     level: Annotated[str, StringConstraints(max_length=40)] | None = None
     industry: ShortText | None = None
     source: ShortText | None = None
@@ -60,7 +88,7 @@ class CustomerUpdate(InputModel):
 
     code: Code | None = None
     kind: CustomerKind | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    name: DisplayName | None = None
     level: Annotated[str, StringConstraints(max_length=40)] | None = None
     industry: ShortText | None = None
     source: ShortText | None = None
@@ -128,7 +156,7 @@ class MergeRead(ReadModel):
 
 
 class ContactCreate(InputModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[DisplayName, StringConstraints(max_length=200)]
     title: ShortText | None = None
     email: Email | None = None
     phone: Phone | None = None
@@ -137,7 +165,7 @@ class ContactCreate(InputModel):
 
 
 class ContactUpdate(InputModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Annotated[DisplayName, StringConstraints(max_length=200)] | None = None
     title: ShortText | None = None
     email: Email | None = None
     phone: Phone | None = None
@@ -160,7 +188,7 @@ class ContactRead(ReadModel):
 
 class InteractionCreate(InputModel):
     kind: InteractionKind
-    occurred_at: AwareDatetime
+    occurred_at: UtcDatetime
     summary: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     contact_id: uuid.UUID | None = None
 

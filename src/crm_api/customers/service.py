@@ -163,8 +163,10 @@ async def count_customers(
     return await repository.count(session, query.conditions, query.joins)
 
 
-async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer:
-    customer = await repository.get(session, customer_id)
+async def get_customer(
+    session: AsyncSession, customer_id: uuid.UUID, *, lock: bool = False
+) -> Customer:
+    customer = await repository.get(session, customer_id, lock=lock)
     if customer is None:
         raise NotFound("No such customer.")
     return customer
@@ -237,6 +239,10 @@ async def create_customer(
         await _check_owner(session, customer.owner_id)
     keys = _apply_keys(customer, await _region(session))
     if not allow_duplicate:
+        # Two requests creating the same customer at once would both see no match.
+        await repository.lock_duplicate_keys(
+            session, (keys["name"], keys["phone"], keys["email"])
+        )
         matches = await repository.duplicates(
             session,
             name_key=keys["name"] or "",
@@ -268,7 +274,7 @@ async def update_customer(
     *,
     expected_version: int | None,
 ) -> Customer:
-    customer = await get_customer(session, customer_id)
+    customer = await get_customer(session, customer_id, lock=True)
     check_version(expected_version, customer.version)
     changes = data.model_dump(exclude_unset=True)
     for required in ("code", "kind", "name", "status"):
@@ -304,7 +310,7 @@ async def update_customer(
 async def delete_customer(
     session: AsyncSession, customer_id: uuid.UUID, *, expected_version: int | None
 ) -> None:
-    customer = await get_customer(session, customer_id)
+    customer = await get_customer(session, customer_id, lock=True)
     check_version(expected_version, customer.version)
     await session.delete(customer)
     await session.flush()

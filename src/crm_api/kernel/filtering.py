@@ -12,15 +12,16 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, false, not_, or_
+from sqlalchemy import ColumnElement, false, func, not_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.kernel.errors import FieldError, ValidationFailed
 from crm_api.kernel.pagination import SortKey
+from crm_api.kernel.sqlvalues import MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT, bind
 
 Kind = Literal[
     "text",
@@ -73,10 +74,15 @@ def _error(param: str, message: str, code: str = "invalid_filter") -> Validation
     )
 
 
-def _aware(raw: str) -> datetime:
+def aware_datetime(raw: str) -> datetime:
+    """An ISO 8601 date-time with an offset, within years 1 to 9999 in UTC."""
     value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("a date-time needs an offset, e.g. 2025-01-31T09:00:00+08:00")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date-time lies outside the years 1 to 9999") from None
     return value
 
 
@@ -90,9 +96,11 @@ def _boolean(raw: str) -> bool:
 
 
 def _number(raw: str) -> Decimal:
+    if len(raw) > MAX_DECIMAL_DIGITS:
+        raise ValueError("the number is too long")
     value = Decimal(raw)
-    if not value.is_finite():
-        raise ValueError("expected a finite number")
+    if not value.is_finite() or abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise ValueError("expected a finite number of sensible size")
     return value
 
 
@@ -101,7 +109,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "number": _number,
     "integer": int,
     "date": date.fromisoformat,
-    "datetime": _aware,
+    "datetime": aware_datetime,
     "boolean": _boolean,
     "uuid": uuid.UUID,
     "array": str,
@@ -113,7 +121,9 @@ def convert(field: FilterField, raw: str) -> Any:
     """The query-string value as the field's Python type (ValueError if it is not one)."""
     try:
         value = _CONVERTERS[field.kind](raw)
-    except (ValueError, ArithmeticError, InvalidOperation) as exc:
+    except InvalidOperation:
+        raise ValueError(f"not a valid {field.kind}") from None
+    except (ValueError, ArithmeticError) as exc:
         raise ValueError(str(exc) or f"not a valid {field.kind}") from None
     if field.choices is not None and value not in field.choices:
         raise ValueError(f"expected one of {', '.join(sorted(field.choices))}")
@@ -125,9 +135,12 @@ def _condition(field: FilterField, op: str, raw: str) -> ColumnElement[bool]:
     if op == "exists":
         wanted = _boolean(raw)
         present: ColumnElement[bool] = column.is_not(None)
+        if field.kind == "array":
+            # An empty list holds no value either.
+            present = func.coalesce(func.cardinality(column), 0) > 0
         return present if wanted else not_(present)
     if op == "in":
-        values = [convert(field, part) for part in raw.split(",") if part != ""]
+        values = [bind(convert(field, part)) for part in raw.split(",") if part != ""]
         return column.in_(values) if values else false()
     if op == "contains":
         value = convert(field, raw)
@@ -137,7 +150,7 @@ def _condition(field: FilterField, op: str, raw: str) -> ColumnElement[bool]:
     if op == "like":
         escaped = raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return column.ilike(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
-    value = convert(field, raw)
+    value = bind(convert(field, raw))
     comparisons: dict[str, Callable[[Any], ColumnElement[bool]]] = {
         "eq": lambda v: column == v,
         "ne": lambda v: or_(column != v, column.is_(None)),
@@ -229,10 +242,23 @@ def build_sort(
     return keys
 
 
+_CURSOR_TYPES: dict[str, type | tuple[type, ...]] = {
+    "text": str,
+    "boolean": bool,
+    "number": (str, int),
+    "integer": int,
+}
+
+
 def _cursor_parser(field: FilterField) -> Callable[[Any], Any]:
     def parse(value: Any) -> Any:
         if value is None:
             return None
+        expected = _CURSOR_TYPES.get(field.kind, str)
+        if not isinstance(value, expected) or (
+            isinstance(value, bool) and field.kind != "boolean"
+        ):
+            raise ValueError("a cursor value of the wrong type")
         if field.kind in {"text", "boolean"}:
             return value
         return convert(field, str(value))

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.kernel.errors import ValidationFailed
+from crm_api.kernel.sqlvalues import bind
 
 T = TypeVar("T")
 
@@ -90,14 +91,14 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 def _equal(key: SortKey, value: Any) -> ColumnElement[bool]:
     column: Any = key.column
-    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+    return column.is_(None) if value is None else column == bind(value)  # type: ignore[no-any-return]
 
 
 def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
     column: Any = key.column
     if value is None:
         return false()  # NULLs come last: nothing lies beyond them
-    after = column < value if key.descending else column > value
+    after = column < bind(value) if key.descending else column > bind(value)
     return or_(after, column.is_(None)) if key.nullable else after
 
 

@@ -55,6 +55,8 @@ MAX_FIELD_ERRORS = 50
 
 def problem_response(error: AppError, *, instance: str | None) -> Response:
     problem = error.to_problem(instance=instance, request_id=request_id_var.get())
+    if problem.errors is not None and len(problem.errors) > MAX_FIELD_ERRORS:
+        problem.errors = problem.errors[:MAX_FIELD_ERRORS]
     return Response(
         content=problem.model_dump_json(exclude_none=True),
         status_code=error.status,

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from crm_api.kernel.errors import BadRequest, ValidationFailed
+from crm_api.kernel.sqlvalues import MAX_DECIMAL_DIGITS, MAX_DECIMAL_EXPONENT
 
 MAX_JSON_DEPTH = 32
 
@@ -17,23 +18,44 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_structure(value: Any, limit: int) -> None:
-    """Refuse bodies nested deeper than ``limit`` or holding NUL characters.
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise ValidationFailed.single(
+            path or "body", "NUL characters are not allowed", code="nul_character"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed.single(
+            path or "body", "Unpaired surrogates are not allowed", code="bad_text"
+        ) from None
 
-    PostgreSQL cannot store NUL in text, so it is refused here for every string
-    rather than failing later on whichever column it reaches.
+
+def _check_number(number: Decimal, path: str) -> None:
+    if (
+        not number.is_finite()
+        or abs(number.adjusted()) > MAX_DECIMAL_EXPONENT
+        or len(number.as_tuple().digits) > MAX_DECIMAL_DIGITS
+    ):
+        raise ValidationFailed.single(
+            path or "body", "The number is out of range", code="number_out_of_range"
+        )
+
+
+def _check_structure(value: Any, limit: int) -> None:
+    """Refuse bodies nested deeper than ``limit``, or holding text or numbers that
+    cannot be stored: NUL and unpaired surrogates (PostgreSQL refuses them) and numbers
+    with absurd exponents (converting 1e5000000 to an integer takes minutes).
     """
     stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
         item, depth, path = stack.pop()
         children: Any
         if isinstance(item, str):
-            if "\x00" in item:
-                raise ValidationFailed.single(
-                    path or "body",
-                    "NUL characters are not allowed",
-                    code="nul_character",
-                )
+            _check_text(item, path)
+            continue
+        if isinstance(item, Decimal):
+            _check_number(item, path)
             continue
         if isinstance(item, dict):
             children = item.items()
@@ -44,12 +66,8 @@ def _check_structure(value: Any, limit: int) -> None:
         if depth > limit:
             raise BadRequest(f"The JSON body is nested more than {limit} levels deep.")
         for key, child in children:
-            if isinstance(key, str) and "\x00" in key:
-                raise ValidationFailed.single(
-                    path or "body",
-                    "NUL characters are not allowed",
-                    code="nul_character",
-                )
+            if isinstance(key, str):
+                _check_text(key, path)
             stack.append((child, depth + 1, f"{path}.{key}" if path else str(key)))
 
 
