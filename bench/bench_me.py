@@ -302,7 +302,7 @@ def start_server(
         command += ["--app-dir", str(BENCH_DIR)]
     log_path = log_dir / f"server-{name}-{tag}.log"
     with log_path.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     return Server(name=name, port=port, process=process, log_path=log_path)
@@ -373,7 +373,7 @@ def wrk_load(
     ]
     command += ["--timeout", "5s", "-H", f"Authorization: Bearer {token}"]
     command += ["-s", str(script), url]
-    completed = subprocess.run(  # noqa: S603
+    completed = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=False
     )
     match = re.search(r"^WRK_JSON (\{.*\})$", completed.stdout, re.MULTILINE)
@@ -772,7 +772,7 @@ class Bench:
             self.check_ready(server)
             if self.args.warmup > 0:
                 self.load(server, self.args.warmup)
-            spy = subprocess.Popen(  # noqa: S603
+            spy = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
             )
             time.sleep(0.5)
