@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import crm_api.models  # noqa: F401  - every mapped class, whatever routers import
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.auth.router import router as auth_router
 from crm_api.custom_attributes.router import router as custom_attributes_router

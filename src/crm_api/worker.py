@@ -16,6 +16,9 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from sqlalchemy import delete, text
 
+# Every mapped class, so foreign keys between them resolve in this process too (a job
+# touching customers needs the users table known, though no job imports users).
+import crm_api.models  # noqa: F401
 from crm_api.auth.models import RefreshToken
 from crm_api.imports.service import IMPORT_JOB
 from crm_api.imports.tasks import (

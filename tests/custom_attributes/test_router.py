@@ -146,6 +146,14 @@ class TestCreate:
                 {"key": "t", "label": "T", "type": "phone", "default": "+16502530000"},
                 "default",
             ),
+            ({"key": "t", "label": "\u0001", "type": "text"}, "label"),
+            ({"key": "t", "label": "Ti\u0085er", "type": "text"}, "label"),
+            ({"key": "t", "label": "\u202eTier", "type": "text"}, "label"),
+            ({"key": "t", "label": "Deal\nsize", "type": "text"}, "label"),
+            (
+                {"key": "t", "label": "T", "type": "text", "description": "a\u0007"},
+                "description",
+            ),
         ],
     )
     async def test_invalid_definition_is_422_on_its_field(
@@ -322,6 +330,36 @@ class TestUpdate:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"].startswith(field)
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"label": "\u0001"},
+            {"label": "Tier\u2066"},
+            {"description": "line\u0000"},
+            {"description": "x\u009b"},
+        ],
+    )
+    async def test_control_characters_in_label_or_description_are_422(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, body: dict[str, Any]
+    ) -> None:
+        await define(client, tenant_a, "tier", "text")
+
+        response = await patch(client, tenant_a, "tier", body)
+
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == list(body)
+
+    async def test_multi_line_description_is_accepted(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        await define(client, tenant_a, "tier", "text")
+
+        response = await patch(
+            client, tenant_a, "tier", {"description": "Gold, silver\nor bronze"}
+        )
+
+        assert response.status_code == 200, response.text
+
     async def test_archiving_hides_it_and_records_an_event(
         self,
         client: httpx.AsyncClient,
@@ -457,6 +495,75 @@ class TestIncompatibleChanges:
 
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "conversion.value"
+
+    async def test_conversion_is_checked_even_when_nothing_needs_converting(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, records: Records
+    ) -> None:
+        await define(client, tenant_a, "score", "integer")
+        await records.add(tenant_a.tenant["id"], {"score": 1})
+
+        bad_set = await patch(
+            client,
+            tenant_a,
+            "score",
+            {
+                "type": "integer",
+                "conversion": {"on_incompatible": "set", "value": "abc"},
+            },
+        )
+        bad_first = await patch(
+            client,
+            tenant_a,
+            "score",
+            {"label": "Score", "conversion": {"on_incompatible": "first"}},
+        )
+
+        assert bad_set.status_code == 422, bad_set.text
+        assert bad_set.json()["errors"][0]["field"] == "conversion.value"
+        assert bad_first.status_code == 422, bad_first.text
+        assert bad_first.json()["errors"][0]["field"] == "conversion.on_incompatible"
+
+    async def test_bigint_extremes_survive_a_round_trip_through_text(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, records: Records
+    ) -> None:
+        tenant_id = tenant_a.tenant["id"]
+        await define(client, tenant_a, "size", "integer")
+        largest = await records.add(tenant_id, {"size": 9223372036854775807})
+        smallest = await records.add(tenant_id, {"size": -9223372036854775808})
+
+        to_text = await patch(client, tenant_a, "size", {"type": "text"})
+        back = await patch(client, tenant_a, "size", {"type": "integer"})
+
+        assert to_text.status_code == 200, to_text.text
+        assert back.status_code == 200, back.text
+        assert await records.custom(largest) == {"size": 9223372036854775807}
+        assert await records.custom(smallest) == {"size": -9223372036854775808}
+
+    async def test_text_to_integer_keeps_what_the_api_reads_as_an_integer(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, records: Records
+    ) -> None:
+        tenant_id = tenant_a.tenant["id"]
+        await define(client, tenant_a, "size", "text")
+        signed = await records.add(tenant_id, {"size": "+12"})
+        padded = await records.add(tenant_id, {"size": "000000000000000000000042"})
+        over = await records.add(tenant_id, {"size": "9223372036854775808"})
+        under = await records.add(tenant_id, {"size": "-9223372036854775809"})
+        long = await records.add(tenant_id, {"size": "1" * 40})
+
+        refused = await patch(client, tenant_a, "size", {"type": "integer"})
+        cleared = await patch(
+            client,
+            tenant_a,
+            "size",
+            {"type": "integer", "conversion": {"on_incompatible": "clear"}},
+        )
+
+        assert refused.json()["extra"] == {"affected_records": 3}
+        assert cleared.status_code == 200, cleared.text
+        assert await records.custom(signed) == {"size": 12}
+        assert await records.custom(padded) == {"size": 42}
+        for record in (over, under, long):
+            assert await records.custom(record) == {}
 
     async def test_multiselect_to_select_counts_records_with_several_choices(
         self, client: httpx.AsyncClient, tenant_a: TenantContext, records: Records

@@ -46,6 +46,8 @@ VALID: list[tuple[str, Any, Any]] = [
     ("integer", 12, 12),
     ("integer", Decimal("12.0"), 12),
     ("integer", -(2**63), -(2**63)),
+    ("integer", Decimal("9223372036854775807"), 2**63 - 1),
+    ("integer", Decimal("0E+5000000"), 0),
     ("decimal", Decimal("0.10"), "0.10"),
     ("decimal", "12.50", "12.50"),
     ("decimal", 3, "3"),
@@ -74,6 +76,9 @@ INVALID: list[tuple[str, Any, str]] = [
     ("integer", "12", "type"),
     ("integer", True, "type"),
     ("integer", 2**63, "too_large"),
+    ("integer", Decimal("9223372036854775808"), "too_large"),
+    ("integer", Decimal("1e19"), "too_large"),
+    ("integer", Decimal("1e-5000000"), "type"),
     ("decimal", "1e5", "type"),
     ("decimal", "12,50", "type"),
     ("decimal", True, "type"),
@@ -135,6 +140,23 @@ class TestTypes:
     def test_money_in_jpy_has_no_decimal_places(self) -> None:
         assert _one("money", JPY_JP).validate_create({"x": "100.00"}) == {"x": "100"}
 
+    def test_unparseable_phone_says_how_to_write_one(self) -> None:
+        with pytest.raises(ValidationFailed) as excinfo:
+            _one("phone", EUR_DE).validate_create({"x": "call me"})
+
+        assert [e.message for e in excinfo.value.errors or []] == [
+            "Not a phone number; write it with its country code, e.g. +49 30 1234567."
+        ]
+
+    @pytest.mark.parametrize(
+        "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-12:00"]
+    )
+    def test_datetime_outside_the_utc_years_is_refused(self, moment: str) -> None:
+        with pytest.raises(ValidationFailed) as excinfo:
+            _one("datetime").validate_create({"x": moment})
+
+        assert _errors(excinfo) == [("custom.x", "invalid_datetime")]
+
     def test_phone_without_country_code_needs_a_tenant_region(self) -> None:
         no_region = ValueFormat(currency="EUR", minor_units=2, region=None)
 
@@ -153,6 +175,26 @@ class TestTypes:
     @pytest.mark.parametrize("blank", ["", "   ", [], None])
     def test_blank_value_counts_as_no_value(self, blank: Any) -> None:
         assert _one("text").validate_create({"x": blank}) == {}
+
+
+class TestHugeNumbers:
+    """A JSON number is short text but may be a huge number: sizes are judged first."""
+
+    @pytest.mark.timeout(5)
+    @pytest.mark.parametrize("kind", ["integer", "decimal", "money"])
+    @pytest.mark.parametrize("number", ["1e5000000", "-1e5000000", "1e999"])
+    def test_huge_exponent_is_too_large_at_once(self, kind: str, number: str) -> None:
+        with pytest.raises(ValidationFailed) as excinfo:
+            _one(kind).validate_create({"x": Decimal(number)})
+
+        assert _errors(excinfo) == [("custom.x", "too_large")]
+
+    @pytest.mark.timeout(5)
+    def test_integer_cell_of_thousands_of_digits_is_a_readable_error(self) -> None:
+        definitions = _definitions(Definition("size", "integer"))
+
+        with pytest.raises(ValueError, match="size: Must lie between"):
+            definitions.parse_text("size", "9" * 5000)
 
 
 class TestValidateCreate:

@@ -43,6 +43,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from crm_api.custom_attributes.values import (
+    BIGINT_MAX,
+    BIGINT_MIN,
     MAX_DECIMAL_PLACES,
     MAX_EMAIL_CHARS,
     MAX_INTEGER_DIGITS,
@@ -54,8 +56,9 @@ from crm_api.custom_attributes.values import (
 STRING_FORMS = frozenset(
     {"text", "decimal", "money", "date", "datetime", "select", "email", "url", "phone"}
 )
-# 18 digits always fit a bigint.
-_INTEGER_RE = r"^-?[0-9]{1,18}(\.0+)?$"
+# What the API reads as a whole number (a sign, leading zeros, "7.00"); at most 19
+# significant digits, so the cast before the bigint range check is cheap.
+_INTEGER_RE = r"^[+-]?0*[0-9]{1,19}(\.0+)?$"
 _DECIMAL_RE = (
     rf"^-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_DECIMAL_PLACES}}})?$"
 )
@@ -142,6 +145,26 @@ def _guarded(text: Any, pattern: str, then: ColumnElement[bool]) -> ColumnElemen
     return case((_regex(text, pattern), then), else_=false())
 
 
+def _in_bigint_range(text: Any) -> ColumnElement[bool]:
+    """An integer text (already matched) lies in PostgreSQL's bigint range."""
+    return cast(text, Numeric).between(
+        literal(BIGINT_MIN, Numeric), literal(BIGINT_MAX, Numeric)
+    )
+
+
+def _in_datetime_range(text: Any) -> ColumnElement[bool]:
+    """A real date-time text (already checked) lies in the years 1 to 9999 in UTC.
+
+    Its own date may lie in them while UTC does not (0001-01-01T00:00+14:00 is in
+    1 BC): the API refuses such values, so a conversion must not keep them.
+    """
+    moment = cast(text, DateTime(timezone=True))
+    return moment.between(
+        cast(literal("0001-01-01T00:00:00Z", Text), DateTime(timezone=True)),
+        cast(literal("9999-12-31T23:59:59.999999Z", Text), DateTime(timezone=True)),
+    )
+
+
 def _utc_text(text: Any) -> ColumnElement[Any]:
     """An ISO date-time text in the storage form: UTC, ``Z``, microseconds if any."""
     utc = func.timezone("UTC", cast(text, DateTime(timezone=True)))
@@ -161,7 +184,7 @@ def _scalar_target(
     if kind == "text":
         return true(), None
     if kind == "integer":
-        return _regex(text, _INTEGER_RE), func.to_jsonb(
+        return _guarded(text, _INTEGER_RE, _in_bigint_range(text)), func.to_jsonb(
             cast(cast(text, Numeric), BigInteger)
         )
     if kind == "decimal":
@@ -178,7 +201,8 @@ def _scalar_target(
     if kind == "date":
         return _guarded(text, _DATE_RE, _calendar_date(text)), None
     if kind == "datetime":
-        return _guarded(text, _DATETIME_RE, _calendar_date(text)), _utc_text(text)
+        real = case((_calendar_date(text), _in_datetime_range(text)), else_=false())
+        return _guarded(text, _DATETIME_RE, real), _utc_text(text)
     if kind == "select":
         return text.in_(target.options), None
     if kind == "email":

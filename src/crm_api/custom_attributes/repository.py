@@ -96,3 +96,16 @@ async def rewrite_values(
         .values({records.column_name: new_values, **unchanged})
     )
     return int(result.rowcount)
+
+
+async def of_type(session: AsyncSession, attribute_type: str) -> list[CustomAttribute]:
+    """The tenant's attributes of one type, over every entity, archived ones too."""
+    statement = (
+        select(CustomAttribute)
+        .where(
+            CustomAttribute.tenant_id == current_tenant(session),
+            CustomAttribute.type == attribute_type,
+        )
+        .order_by(CustomAttribute.entity, CustomAttribute.key)
+    )
+    return list((await session.scalars(statement)).all())

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from crm_api.custom_attributes.kinds import KEY_PATTERN, AttributeType
 from crm_api.kernel.schemas import InputModel, ReadModel
+from crm_api.kernel.types import PlainText
 
 AttributeKey = Annotated[
     str,
@@ -17,7 +18,23 @@ AttributeKey = Annotated[
         examples=["contract_value"],
     ),
 ]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _one_line(text: str) -> str:
+    if any(char in text for char in "\n\r\t"):
+        raise ValueError("must be one line, without tabs")
+    return text
+
+
+# Shown to every user: no control characters or bidi overrides (PlainText), and a
+# label heads a form field or a column, so it is one line. A description may have
+# several.
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    PlainText,
+    AfterValidator(_one_line),
+]
 Option = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -36,9 +53,19 @@ Options = Annotated[
         "forbidden otherwise), each once.",
     ),
 ]
-Description = Annotated[str, StringConstraints(max_length=1000)]
+Description = Annotated[str, StringConstraints(max_length=1000), PlainText]
 Position = Annotated[
     int, Field(ge=0, le=1_000_000, description="Display order; lower comes first.")
+]
+ValueType = Annotated[
+    AttributeType,
+    Field(
+        description="The type of the values. Numbers: integer within -2^63..2^63-1; "
+        "decimal with at most 30 digits before the point and 15 after (sent as a "
+        'string such as "12.50" or a JSON number); money like decimal, with the '
+        "tenant currency's decimal places. date is YYYY-MM-DD; datetime is ISO 8601 "
+        "with an offset, within the years 1 to 9999 in UTC."
+    ),
 ]
 DefaultValue = Annotated[
     Any,
@@ -52,7 +79,7 @@ DefaultValue = Annotated[
 class CustomAttributeCreate(InputModel):
     key: AttributeKey
     label: Label
-    type: AttributeType
+    type: ValueType
     required: bool = False
     options: Options | None = None
     default: DefaultValue = None
@@ -93,7 +120,7 @@ class CustomAttributeUpdate(InputModel):
     `required`, `archived` and `position` cannot be null."""
 
     label: Label | None = None
-    type: AttributeType | None = None
+    type: ValueType | None = None
     required: bool | None = None
     options: Options | None = Field(
         default=None, description="Replaces the list; null or [] for none."

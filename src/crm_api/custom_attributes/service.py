@@ -11,7 +11,7 @@ the same transaction.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_
@@ -315,13 +315,15 @@ async def _migrate_values(
     fmt: ValueFormat,
 ) -> int:
     """Check stored values against the change and convert them; returns rows rewritten."""
+    # Checked even when nothing needs converting: a conversion that could never
+    # apply is a mistake in the request, whatever the records hold.
+    set_value = _checked_conversion(conversion, before, after, fmt)
     removed = before.type == after.type and bool(
         set(before.options) - set(after.options)
     )
     newly_required = after.enforced_required and not before.enforced_required
     if not (before.type != after.type or removed or newly_required):
         return 0
-    set_value = _checked_conversion(conversion, before, after, fmt)
     records = entity_table(entity)
     if records is None:
         return 0
@@ -442,3 +444,40 @@ async def delete_definition(
         payload={"entity": entity, "key": key},
     )
     logger.info("custom_attribute.deleted", entity=entity, key=key)
+
+
+async def lock_all_definitions(session: AsyncSession) -> None:
+    """Hold every entity's definitions lock exclusively until the transaction ends.
+
+    Record writes hold their entity's lock shared while they check values, so once
+    this returns they have committed, and later ones wait and then see what this
+    transaction changed (the tenant's currency). Taken in the order of ``Entity``,
+    the order in which writes that load several entities load them (customer, then
+    contact).
+    """
+    for entity in get_args(Entity):
+        await repository.lock_entity(session, entity, exclusive=True)
+
+
+async def money_in_use(session: AsyncSession) -> tuple[int, list[str]]:
+    """Records holding a money value, over every entity; money attributes with a default.
+
+    Money values are stored in the tenant's currency without naming it, so these are
+    what a change of currency would silently reinterpret. Defaults are named
+    ``entity.key``.
+    """
+    rows = await repository.of_type(session, "money")
+    keys: dict[str, list[str]] = {}
+    for row in rows:
+        keys.setdefault(row.entity, []).append(row.key)
+    holding = 0
+    for entity, entity_keys in keys.items():
+        records = entity_table(entity)
+        if records is not None:
+            holding += await repository.count_records(
+                session,
+                records,
+                or_(*(holds_value(records.column, key) for key in entity_keys)),
+            )
+    defaults = [f"{row.entity}.{row.key}" for row in rows if row.default is not None]
+    return holding, defaults

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.custom_attributes.registry import entity_table
+from crm_api.custom_attributes.values import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS
 from crm_api.kernel.db import Base
 
 NUMBER_TYPES = ("integer", "decimal", "money")
@@ -57,11 +58,41 @@ def indexed_column(attribute_type: str) -> str | None:
     return {"date": "dt", "datetime": "ts"}.get(attribute_type)
 
 
-_TYPED_VALUES = """
-    CASE WHEN d.type IN ('integer', 'decimal', 'money')
-         THEN (r.custom ->> d.key)::numeric END,
-    CASE WHEN d.type = 'date' THEN (r.custom ->> d.key)::date END,
-    CASE WHEN d.type = 'datetime' THEN (r.custom ->> d.key)::timestamptz END
+# The storage forms (values.py) as PostgreSQL patterns. A value is cast only when it
+# has its type's form, so the casts below cannot fail: while a type change rewrites
+# values, the trigger sees them in the new type's form under the old definition
+# (those rows come out NULL, and reindex() puts the attribute right afterwards).
+_YEAR = "(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_DAY = f"{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+NUMBER_FORM = (
+    rf"^-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_DECIMAL_PLACES}}})?$"
+)
+DATE_FORM = f"^{_DAY}$"
+DATETIME_FORM = rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,6}})?Z$"
+# The pattern lets 2025-02-30 through; this is false for it. Once the pattern has
+# matched (year 1..9999, month 1..12) neither make_date nor adding days can fail.
+_CALENDAR_DAY = """
+    to_char(make_date(substr(v.raw, 1, 4)::int, substr(v.raw, 6, 2)::int, 1)
+            + (substr(v.raw, 9, 2)::int - 1), 'YYYY-MM-DD') = substr(v.raw, 1, 10)
+"""
+# CASE evaluates a branch only when its condition holds (AND promises no order), so
+# every cast sits behind the pattern that makes it safe.
+_TYPED_VALUES = f"""
+    CASE WHEN d.type IN ('integer', 'decimal', 'money') AND v.raw ~ '{NUMBER_FORM}'
+         THEN v.raw::numeric END,
+    CASE WHEN d.type = 'date' AND v.raw ~ '{DATE_FORM}'
+         THEN CASE WHEN {_CALENDAR_DAY} THEN v.raw::date END END,
+    CASE WHEN d.type = 'datetime' AND v.raw ~ '{DATETIME_FORM}'
+         THEN CASE WHEN {_CALENDAR_DAY} THEN v.raw::timestamptz END END
+"""
+# The indexed attributes of the records ``r`` with each value's text as ``v.raw``;
+# ends in a WHERE clause.
+_INDEXED_VALUES = """
+    JOIN custom_attributes AS d
+      ON d.tenant_id = r.tenant_id AND d.entity = {entity}
+     AND d.type IN ('integer', 'decimal', 'money', 'date', 'datetime')
+    CROSS JOIN LATERAL (SELECT r.custom ->> d.key AS raw) AS v
+    WHERE jsonb_typeof(r.custom -> d.key) IN ('number', 'string')
 """
 
 TRIGGER_FUNCTION = f"""
@@ -75,10 +106,7 @@ BEGIN
     INSERT INTO custom_value_index (tenant_id, entity, record_id, key, num, dt, ts)
     SELECT r.tenant_id, TG_ARGV[0], r.id, d.key, {_TYPED_VALUES}
     FROM (SELECT NEW.*) AS r
-    JOIN custom_attributes AS d
-      ON d.tenant_id = r.tenant_id AND d.entity = TG_ARGV[0]
-     AND d.type IN ('integer', 'decimal', 'money', 'date', 'datetime')
-    WHERE jsonb_typeof(r.custom -> d.key) IN ('number', 'string');
+    {_INDEXED_VALUES.format(entity="TG_ARGV[0]")};
   END IF;
   RETURN NULL;
 END $$
@@ -116,10 +144,7 @@ async def reindex(session: AsyncSession, entity: str, key: str) -> None:
                 (tenant_id, entity, record_id, key, num, dt, ts)
             SELECT r.tenant_id, :entity, r.id, d.key, {_TYPED_VALUES}
             FROM (SELECT tenant_id, id, {column} AS custom FROM {table}) AS r
-            JOIN custom_attributes AS d
-              ON d.tenant_id = r.tenant_id AND d.entity = :entity AND d.key = :key
-             AND d.type IN ('integer', 'decimal', 'money', 'date', 'datetime')
-            WHERE jsonb_typeof(r.custom -> d.key) IN ('number', 'string')"""  # noqa: S608 - names come from the model registry
+            {_INDEXED_VALUES.format(entity=":entity")} AND d.key = :key"""  # noqa: S608 - names come from the model registry
         ),
         params,
     )

@@ -6,8 +6,10 @@ succeed:
 
 ========== ===============================================================
 integer    JSON integer (PostgreSQL bigint range)
-decimal    decimal string as given, no exponent: ``"0.10"``
-money      decimal string with exactly the tenant currency's minor units
+decimal    decimal string as given, no exponent: ``"0.10"``; at most 30 digits
+           before the point and 15 after
+money      decimal string with exactly the tenant currency's minor units; at most
+           30 digits before the point
 boolean    JSON boolean
 date       ``"YYYY-MM-DD"``
 datetime   UTC, ``"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"``
@@ -20,6 +22,11 @@ text       the string, at most 10,000 characters
 ========== ===============================================================
 
 An empty string, a blank string or an empty list counts as no value at all.
+
+Numbers arrive as ``Decimal`` (the API never reads floats), and a JSON number may carry
+any exponent: ``1e5000000`` is a short text but a five-million-digit number. Their size
+is therefore judged on the exponent (``Decimal.adjusted()``) before anything turns them
+into an ``int`` or rounds them, which would take minutes for such a value.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ MAX_EMAIL_CHARS = 254
 MAX_INTEGER_DIGITS = 30
 MAX_DECIMAL_PLACES = 15
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+# 2**63 has 19 digits: a number with more before the point is out of range.
+_BIGINT_DIGITS = 19
 
 _DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]+(?:\.[0-9]+)?$")
 _INTEGER_TEXT = re.compile(r"^[+-]?[0-9]+$")
@@ -190,7 +199,12 @@ def _check_integer(value: Any, definition: Definition, fmt: ValueFormat) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         _fail("type", "Must be a whole number.")
     if isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
+        if not value.is_finite():
+            _fail("type", "Must be a whole number.")
+        # Before int(): see the module docstring.
+        if value and value.adjusted() >= _BIGINT_DIGITS:
+            _fail("too_large", "Must lie between -2^63 and 2^63-1.")
+        if value != value.to_integral_value():
             _fail("type", "Must be a whole number.")
         value = int(value)
     if not BIGINT_MIN <= value <= BIGINT_MAX:
@@ -326,10 +340,15 @@ def _check_phone(value: Any, definition: Definition, fmt: ValueFormat) -> Any:
     try:
         number = phonenumbers.parse(text, fmt.region)
     except phonenumbers.NumberParseException:
-        hint = "" if fmt.region else " with its country code (+...)"
-        _fail("invalid_phone", f"Is not a phone number; write it{hint}.")
+        _fail(
+            "invalid_phone",
+            "Not a phone number; write it with its country code, e.g. +49 30 1234567.",
+        )
     if not phonenumbers.is_valid_number(number):
-        _fail("invalid_phone", "Is not a valid phone number.")
+        _fail(
+            "invalid_phone",
+            "Not a valid phone number; check the digits and the country code.",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -511,7 +530,7 @@ class Definitions:
             elif definition.type == "integer":
                 if not _INTEGER_TEXT.match(stripped):
                     _fail("type", f"'{stripped}' is not a whole number.")
-                raw = int(stripped)
+                raw = Decimal(stripped)  # its size is checked before int()
             elif definition.type in ("decimal", "money"):
                 if not _DECIMAL_TEXT.match(stripped):
                     _fail("type", f"'{stripped}' is not a decimal number like 12.50.")

@@ -8,9 +8,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.passwords import hash_password
+from crm_api.custom_attributes import service as custom_attributes
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import set_tenant
-from crm_api.kernel.errors import NotFound
+from crm_api.kernel.errors import Conflict, NotFound
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
@@ -70,8 +71,14 @@ async def update_tenant(
     *,
     expected_version: int | None,
 ) -> Tenant:
+    # NO KEY UPDATE: records being inserted meanwhile lock this row KEY SHARE (their
+    # foreign key) while holding their definitions lock, which a currency change
+    # then waits for; FOR UPDATE would make that a deadlock.
     tenant = await session.get(
-        Tenant, tenant_id, with_for_update=True, populate_existing=True
+        Tenant,
+        tenant_id,
+        with_for_update={"key_share": True},
+        populate_existing=True,
     )
     if tenant is None:
         raise NotFound("No such tenant.")
@@ -83,8 +90,32 @@ async def update_tenant(
     }
     if not changes:
         return tenant
+    if "default_currency" in changes:
+        await _refuse_reinterpreting_money(session, tenant.default_currency)
     for field, value in changes.items():
         setattr(tenant, field, value)
     await session.flush()
     record_event(session, "tenant.updated", subject_id=tenant.id, payload=changes)
     return tenant
+
+
+async def _refuse_reinterpreting_money(session: AsyncSession, currency: str) -> None:
+    """409 while custom money values or defaults are stored in ``currency``.
+
+    They are amounts without a currency of their own: a new default currency would
+    silently turn 12.34 EUR into 12.34 JPY (which JPY cannot even hold).
+    """
+    await custom_attributes.lock_all_definitions(session)
+    holding, defaults = await custom_attributes.money_in_use(session)
+    if not holding and not defaults:
+        return
+    detail = f"{holding} records hold custom money values in {currency}"
+    if defaults:
+        shown = ", ".join(defaults[:10]) + (", ..." if len(defaults) > 10 else "")
+        detail += f", and these money attributes have defaults in it: {shown}"
+    raise Conflict(
+        f"{detail}. A new currency would reinterpret those amounts. Change the "
+        "attributes to decimal (values and defaults are kept) or remove the values "
+        "and defaults, then change the currency.",
+        extra={"affected_records": holding},
+    )
