@@ -580,29 +580,34 @@ async def load_value_format(session: AsyncSession) -> ValueFormat:
 
 def _cache(
     session: AsyncSession,
-) -> dict[tuple[uuid.UUID, str], tuple[object, Definitions]]:
+) -> dict[tuple[uuid.UUID, str, bool], tuple[object, Definitions]]:
     return session.info.setdefault(_CACHE, {})  # type: ignore[no-any-return]
 
 
-async def load_definitions(session: AsyncSession, entity: Entity) -> Definitions:
+async def load_definitions(
+    session: AsyncSession, entity: Entity, *, for_write: bool = True
+) -> Definitions:
     """The tenant's definitions for ``entity``, loaded once per transaction.
 
-    Loading takes a shared lock on the entity's definitions until the transaction
-    ends, so a definition change (which takes the lock exclusively) waits for the
-    records being written under the old definitions, and is then counted and
-    converted with them; writes that start later see the new definitions.
+    For writing, loading takes a shared lock on the entity's definitions until the
+    transaction ends, so a definition change (which takes the lock exclusively) waits
+    for the records being written under the old definitions, and is then counted and
+    converted with them; writes that start later see the new definitions. Lists and
+    exports (``for_write=False``) only filter and sort: they take no lock and skip the
+    tenant's money format, which only value checks need.
     """
     cache = _cache(session)
-    cache_key = (current_tenant(session), entity)
+    cache_key = (current_tenant(session), entity, for_write)
     cached = cache.get(cache_key)
     if cached is not None and cached[0] is session.sync_session.get_transaction():
         return cached[1]
-    await repository.lock_entity(session, entity, exclusive=False)
+    if for_write:
+        await repository.lock_entity(session, entity, exclusive=False)
     rows = await repository.all_of_entity(session, entity)
     definitions = Definitions(
         entity,
         [Definition.of(row) for row in rows],
-        value_format=await load_value_format(session),
+        value_format=await load_value_format(session) if for_write else None,
     )
     # Kept per transaction: the lock (and what it guarantees) ends with it.
     cache[cache_key] = (session.sync_session.get_transaction(), definitions)

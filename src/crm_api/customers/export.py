@@ -83,7 +83,7 @@ async def stream_csv(
     async with resources.sessionmaker() as session, session.begin():
         await set_tenant(session, tenant_id)
         query = await list_query(session, params, q=q, sort=sort)
-        definitions = await load_definitions(session, "customer")
+        definitions = await load_definitions(session, "customer", for_write=False)
         custom_keys = definitions.keys()
         if bom:
             yield "\ufeff".encode()

@@ -119,7 +119,7 @@ async def list_query(
     sort: str | None,
 ) -> ListQuery:
     """Conditions, ordering and joins for a customer list from its query parameters."""
-    definitions = await load_definitions(session, "customer")
+    definitions = await load_definitions(session, "customer", for_write=False)
     used: dict[str, FilterField] = {}
     base = resolver(repository.STANDARD_FIELDS, _custom_fields(definitions))
 
