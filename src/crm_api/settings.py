@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Sign-ups are anonymous: limited per client address.
+    signups_per_hour: int = Field(default=20, ge=1)
     # Every Redis key this process writes starts with this (besides arq's queue).
     redis_key_prefix: str = "crm:"
     # argon2id cost; the defaults are argon2-cffi's recommendation.

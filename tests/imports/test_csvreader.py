@@ -107,6 +107,12 @@ class TestRecords:
             (5, ["A4", "ok"], None),
         ]
 
+    def test_a_trailing_delimiter_is_not_an_extra_field(self) -> None:
+        assert _records(b"code,name,city\nS1,Semi One,a,\nS2,Two,b,,\n") == [
+            (2, ["S1", "Semi One", "a"], None),
+            (3, ["S2", "Two", "b"], None),
+        ]
+
     def test_missing_trailing_fields_are_empty(self) -> None:
         assert _records(b"code,name,city\nA1,x\n") == [(2, ["A1", "x", ""], None)]
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import httpx
 
+from crm_api.app import create_app
+from crm_api.settings import Settings
 from tests.fixtures.api import PASSWORD, TenantContext, sign_up
 
 
@@ -160,3 +162,28 @@ class TestCurrentTenant:
         )
 
         assert response.status_code == 403
+
+
+class TestSignupLimit:
+    async def test_many_signups_from_one_address_are_429(
+        self, settings: Settings
+    ) -> None:
+        app = create_app(settings.model_copy(update={"signups_per_hour": 2}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t"
+            ) as http:
+                statuses = []
+                for n in range(3):
+                    body = {
+                        "tenant": {"name": f"T{n}", "slug": f"limit-{n}",
+                                   "default_currency": "EUR", "time_zone": "UTC"},
+                        "admin": {"email": f"a@limit-{n}.example.com", "full_name": "A",
+                                  "password": PASSWORD},
+                    }  # fmt: skip
+                    statuses.append(
+                        (await http.post("/api/v1/signup", json=body)).status_code
+                    )
+
+        assert statuses == [201, 201, 429]

@@ -16,8 +16,9 @@ from crm_api.auth.passwords import verify_password
 from crm_api.auth.schemas import TokenPair
 from crm_api.auth.tokens import decode_token, issue_token
 from crm_api.kernel.db import set_tenant
-from crm_api.kernel.errors import NotAuthenticated, RateLimited, ValidationFailed
+from crm_api.kernel.errors import NotAuthenticated, ValidationFailed
 from crm_api.kernel.ids import new_id
+from crm_api.kernel.ratelimit import count_hit
 from crm_api.settings import Settings
 from crm_api.users.models import User
 
@@ -33,19 +34,13 @@ def _attempts_key(settings: Settings, email: str) -> str:
 
 async def _check_login_rate(redis: ArqRedis, settings: Settings, email: str) -> None:
     """Count attempts per account per minute; a successful sign-in clears the count."""
-    key = _attempts_key(settings, email)
-    async with redis.pipeline(transaction=True) as pipe:
-        # SET NX starts the one-minute window; INCR counts within it (Redis 6.2 has
-        # no EXPIRE NX, and the embedded server is 6.2).
-        pipe.set(key, 0, ex=60, nx=True)
-        pipe.incr(key)
-        _, attempts = await pipe.execute()
-    if attempts > settings.login_attempts_per_minute:
-        ttl_s = await redis.ttl(key)
-        raise RateLimited(
-            "Too many sign-in attempts for this account; wait and try again.",
-            headers={"Retry-After": str(max(int(ttl_s), 1))},
-        )
+    await count_hit(
+        redis,
+        _attempts_key(settings, email),
+        limit=settings.login_attempts_per_minute,
+        window_s=60,
+        detail="Too many sign-in attempts for this account; wait and try again.",
+    )
 
 
 async def _issue_pair(

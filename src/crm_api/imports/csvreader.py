@@ -179,6 +179,10 @@ class RecordReader:
             yield self._checked(row_number, fields, width)
 
     def _checked(self, row_number: int, fields: list[str], width: int) -> Record:
+        # Spreadsheets often end a row with its delimiter: empty extra cells hold
+        # nothing, so they are dropped rather than failing the row.
+        while len(fields) > width and fields[-1] == "":
+            fields = fields[:-1]
         if len(fields) > width:
             return Record(
                 row_number,

@@ -214,4 +214,4 @@ def check_header(targets: Targets, header: list[str]) -> list[str]:
             )
     if errors:
         raise ValidationFailed("The mapping does not fit the file.", errors=errors)
-    return [name for name in header if name not in targets.columns]
+    return list(dict.fromkeys(name for name in header if name not in targets.columns))

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from crm_api.auth.dependencies import require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
-from crm_api.kernel.deps import AppSettings, Session
+from crm_api.kernel.deps import AppSettings, Redis, Session
+from crm_api.kernel.ratelimit import count_hit
 from crm_api.kernel.routing import CrmRoute
 from crm_api.tenants import service
 from crm_api.tenants.schemas import (
@@ -25,9 +26,21 @@ router = APIRouter(tags=["tenants"], route_class=CrmRoute)
     "/signup", status_code=status.HTTP_201_CREATED, operation_id="tenants_signup"
 )
 async def sign_up(
-    data: SignupRequest, session: Session, settings: AppSettings
+    data: SignupRequest,
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    redis: Redis,
 ) -> SignupResult:
     """Create a tenant with its first admin user (no sign-in needed)."""
+    client = request.client.host if request.client else "unknown"
+    await count_hit(
+        redis,
+        f"{settings.redis_key_prefix}signups:{client}",
+        limit=settings.signups_per_hour,
+        window_s=3600,
+        detail="Too many sign-ups from this address; try again later.",
+    )
     tenant, admin = await service.sign_up(session, data, settings=settings)
 
     return SignupResult(
