@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-BUILT_IN_ROLES = ("admin", "manager", "sales", "marketing", "service", "finance")
-
 RESOURCES = (
     "tenant",
     "users",

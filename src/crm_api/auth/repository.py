@@ -42,15 +42,6 @@ def _revoked(family_id: Any) -> Any:
     )
 
 
-async def active_user_in_session(
-    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
-) -> User | None:
-    """The user, if active and the sign-in session (token family) is not revoked."""
-    return await session.scalar(
-        select(User).where(User.id == user_id, User.is_active, ~_revoked(family_id))
-    )
-
-
 # Built once: authentication runs on every request, and a plain row skips the ORM's
 # identity bookkeeping (the statement's compiled form is cached by SQLAlchemy).
 _USER_COLUMNS = User.__table__.c
@@ -78,7 +69,7 @@ _ACTIVE_USER_ROW = select(
 async def active_user_row(
     session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
 ) -> Row[Any] | None:
-    """Like :func:`active_user_in_session`, as a read-only row."""
+    """The user, if active and the sign-in session (token family) is not revoked."""
     result = await session.execute(
         _ACTIVE_USER_ROW, {"user_id": user_id, "family_id": family_id}
     )

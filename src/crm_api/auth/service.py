@@ -20,7 +20,6 @@ from crm_api.kernel.errors import NotAuthenticated, ValidationFailed
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.ratelimit import count_hit
 from crm_api.settings import Settings
-from crm_api.users.models import User
 
 logger = structlog.get_logger(__name__)
 
@@ -44,27 +43,32 @@ async def _check_login_rate(redis: ArqRedis, settings: Settings, email: str) -> 
 
 
 async def _issue_pair(
-    session: AsyncSession, settings: Settings, user: User, family_id: uuid.UUID
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    family_id: uuid.UUID,
 ) -> TokenPair:
     access, _ = issue_token(
         settings,
         token_type="access",
-        user_id=user.id,
-        tenant_id=user.tenant_id,
+        user_id=user_id,
+        tenant_id=tenant_id,
         family_id=family_id,
     )
     refresh, claims = issue_token(
         settings,
         token_type="refresh",
-        user_id=user.id,
-        tenant_id=user.tenant_id,
+        user_id=user_id,
+        tenant_id=tenant_id,
         family_id=family_id,
     )
     session.add(
         RefreshToken(
             id=claims.token_id,
-            tenant_id=user.tenant_id,
-            user_id=user.id,
+            tenant_id=tenant_id,
+            user_id=user_id,
             family_id=family_id,
             expires_at=claims.expires_at,
         )
@@ -100,7 +104,9 @@ async def sign_in(
         raise NotAuthenticated(_BAD_CREDENTIALS)
     await repository.touch_last_login(session, user.id, at=datetime.now(UTC))
     await redis.delete(_attempts_key(settings, email))
-    pair = await _issue_pair(session, settings, user, family_id=new_id())
+    pair = await _issue_pair(
+        session, settings, user_id=user.id, tenant_id=user.tenant_id, family_id=new_id()
+    )
     logger.info("auth.signed_in", tenant_id=str(user.tenant_id), user_id=str(user.id))
     return pair
 
@@ -127,12 +133,16 @@ async def rotate(session: AsyncSession, *, settings: Settings, token: str) -> To
             preserve_writes=True,
         )
     stored.used_at = now
-    user = await repository.active_user_in_session(
-        session, claims.user_id, stored.family_id
-    )
+    user = await repository.active_user_row(session, claims.user_id, stored.family_id)
     if user is None:
         raise NotAuthenticated(_BAD_CREDENTIALS)
-    return await _issue_pair(session, settings, user, family_id=stored.family_id)
+    return await _issue_pair(
+        session,
+        settings,
+        user_id=user.id,
+        tenant_id=claims.tenant_id,
+        family_id=stored.family_id,
+    )
 
 
 async def sign_out(

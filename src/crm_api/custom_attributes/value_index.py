@@ -22,7 +22,6 @@ from crm_api.custom_attributes.values import MAX_DECIMAL_PLACES, MAX_INTEGER_DIG
 from crm_api.kernel.db import Base
 
 NUMBER_TYPES = ("integer", "decimal", "money")
-INDEXED_TYPES = (*NUMBER_TYPES, "date", "datetime")
 
 
 class CustomValueIndex(Base):

@@ -13,7 +13,6 @@ from crm_api.kernel.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
 CUSTOMER_KINDS = ("company", "person")
 CUSTOMER_STATUSES = ("prospect", "active", "dormant", "lost")
-INTERACTION_KINDS = ("call", "visit", "email", "meeting", "note")
 
 
 class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):

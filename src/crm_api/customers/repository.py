@@ -10,20 +10,24 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.customers.models import Contact, Customer, Interaction
+from crm_api.customers.models import (
+    CUSTOMER_KINDS,
+    CUSTOMER_STATUSES,
+    Contact,
+    Customer,
+    Interaction,
+)
 from crm_api.kernel.filtering import FilterField, aware_datetime
 from crm_api.kernel.pagination import PageParams, SortKey, paginate
 
 STANDARD_FIELDS: dict[str, FilterField] = {
     "code": FilterField(Customer.code, "text"),
     "name": FilterField(Customer.name, "text"),
-    "kind": FilterField(Customer.kind, "text", frozenset({"company", "person"})),
+    "kind": FilterField(Customer.kind, "text", frozenset(CUSTOMER_KINDS)),
     "level": FilterField(Customer.level, "text"),
     "industry": FilterField(Customer.industry, "text"),
     "source": FilterField(Customer.source, "text"),
-    "status": FilterField(
-        Customer.status, "text", frozenset({"prospect", "active", "dormant", "lost"})
-    ),
+    "status": FilterField(Customer.status, "text", frozenset(CUSTOMER_STATUSES)),
     "owner_id": FilterField(Customer.owner_id, "uuid"),
     "phone": FilterField(Customer.phone, "text"),
     "email": FilterField(Customer.email, "text"),
@@ -36,17 +40,12 @@ STANDARD_FIELDS: dict[str, FilterField] = {
     "created_at": FilterField(Customer.created_at, "datetime"),
     "updated_at": FilterField(Customer.updated_at, "datetime"),
 }
-DEFAULT_ORDER = (SortKey(Customer.id, parse=uuid.UUID),)
 
 
 def name_search(q: str) -> ColumnElement[bool]:
     """Case-insensitive substring match on the name (any script)."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return func.lower(Customer.name).like(f"%{escaped.lower()}%", escape="\\")
-
-
-def filtered(conditions: Sequence[ColumnElement[bool]]) -> Select[Customer]:
-    return select(Customer).where(*conditions)
 
 
 Join = tuple[Any, ColumnElement[bool]]
@@ -90,10 +89,6 @@ async def get(
             populate_existing=True
         )
     return await session.scalar(statement)
-
-
-async def by_code(session: AsyncSession, code: str) -> Customer | None:
-    return await session.scalar(select(Customer).where(Customer.code == code))
 
 
 async def duplicates(

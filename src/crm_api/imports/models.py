@@ -20,7 +20,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.kernel.db import Base, IdMixin, VersionedMixin
 
-IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
 # Spreadsheet numbering: the header is row 1, so the first data row is row 2.
 FIRST_DATA_ROW = 2
 

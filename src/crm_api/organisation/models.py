@@ -26,8 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm_api.custom_attributes.registry import register_entity
 from crm_api.kernel.db import Base, IdMixin, TimestampMixin, VersionedMixin
 
-EMPLOYEE_STATUSES = ("active", "left")
-
 
 class Department(IdMixin, TimestampMixin, VersionedMixin, Base):
     """A node of the department tree.
