@@ -22,6 +22,7 @@ from crm_api.kernel.problems import install_problem_handlers
 from crm_api.kernel.resources import Resources
 from crm_api.me.router import router as me_router
 from crm_api.organisation.router import departments_router, employees_router
+from crm_api.roles.router import router as roles_router
 from crm_api.settings import Settings, get_settings
 from crm_api.tenants.router import router as tenants_router
 from crm_api.users.router import router as users_router
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "auth", "description": "Tokens: sign in, refresh, sign out."},
             {"name": "me", "description": "The caller."},
             {"name": "users", "description": "The tenant's users (admins only)."},
+            {
+                "name": "roles",
+                "description": "Roles: permissions and which records they reach.",
+            },
             {"name": "api_keys", "description": "Server-to-server keys."},
             {
                 "name": "custom_attributes",
@@ -100,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         me_router,
         users_router,
+        roles_router,
         api_keys_router,
         custom_attributes_router,
         # Before customers: /customers/imports must not be read as a customer id.

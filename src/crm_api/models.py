@@ -10,6 +10,7 @@ from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.outbox import OutboxEvent
 from crm_api.organisation.models import Department, Employee
+from crm_api.roles.models import Role
 from crm_api.tenants.models import Tenant
 from crm_api.users.models import User
 
@@ -30,6 +31,7 @@ __all__ = [
     "Interaction",
     "OutboxEvent",
     "RefreshToken",
+    "Role",
     "Tenant",
     "User",
 ]

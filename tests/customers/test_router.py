@@ -36,7 +36,8 @@ class TestCreate:
         assert created["address"]["country"] == "Germany"
         assert created["tags"] == ["vip"]
         assert created["status"] == "prospect"
-        assert created["owner_id"] == tenant_a.admin["id"]
+        assert created["owner_id"] == tenant_a.admin_employee_id
+        assert created["department_id"] == tenant_a.root_department_id
 
     async def test_duplicate_code_is_409(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
@@ -478,7 +479,11 @@ class TestMerge:
         )
 
         assert merged.status_code == 200, merged.text
-        assert merged.json()["moved"] == {"contacts": 1, "interactions": 1}
+        moved = merged.json()["moved"]
+        # Every registered reference is reported; those of other domains are empty.
+        assert moved["contacts"] == 1
+        assert moved["interactions"] == 1
+        assert sum(moved.values()) == 2
         gone = await client.get(f"{BASE}/{duplicate['id']}", headers=tenant_a.headers)
         kept = (
             await client.get(f"{BASE}/{survivor['id']}", headers=tenant_a.headers)
@@ -535,13 +540,13 @@ class TestOwner:
     ) -> None:
         created = await client.post(
             BASE,
-            json={"name": "X", "owner_id": tenant_b.admin["id"]},
+            json={"name": "X", "owner_id": tenant_b.admin_employee_id},
             headers=tenant_a.headers,
         )
         mine = await create_customer(client, tenant_a)
         patched = await client.patch(
             f"{BASE}/{mine['id']}",
-            json={"owner_id": tenant_b.admin["id"]},
+            json={"owner_id": tenant_b.admin_employee_id},
             headers=tenant_a.headers,
         )
 

@@ -387,9 +387,9 @@ class TestWritesThatRaceOtherWriters:
         state = Blind()
         original = repository.customers_by_code
 
-        async def lookup(session: Any, codes: Any) -> dict[str, Any]:
+        async def lookup(session: Any, codes: Any, visible: Any) -> dict[str, Any]:
             state.calls.append(len(codes))
-            found = await original(session, codes)
+            found = await original(session, codes, visible)
             if len(state.calls) <= state.misses:
                 found.pop("A1", None)
             return found

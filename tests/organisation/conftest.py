@@ -10,6 +10,12 @@ DEPARTMENTS = "/api/v1/departments"
 EMPLOYEES = "/api/v1/employees"
 
 
+def tenant_root(ctx: TenantContext) -> dict[str, Any]:
+    """The department sign-up creates, named after the tenant and headed by the
+    admin's employee record; usable as ``parent`` or ``department`` below."""
+    return {"id": ctx.root_department_id, "name": ctx.tenant["name"]}
+
+
 async def create_department(
     client: httpx.AsyncClient,
     ctx: TenantContext,

@@ -16,6 +16,7 @@ from tests.organisation.conftest import (
     names_of,
     patch,
     read,
+    tenant_root,
 )
 
 
@@ -58,8 +59,11 @@ class TestCreate:
     async def test_siblings_are_appended_in_order(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:
-        first = await create_department(client, tenant_a, "First")
-        second = await create_department(client, tenant_a, "Second")
+        # At the top level the tenant root already holds position 0, so the
+        # siblings are built under it to start from an empty list of children.
+        root = tenant_root(tenant_a)
+        first = await create_department(client, tenant_a, "First", root)
+        second = await create_department(client, tenant_a, "Second", root)
 
         assert (first["position"], second["position"]) == (0, 1)
 
@@ -375,19 +379,27 @@ class TestTree:
     async def test_tree_nests_every_department_in_position_order(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:
-        sales = await create_department(client, tenant_a, "Sales")
+        root = tenant_root(tenant_a)
+        sales = await create_department(client, tenant_a, "Sales", root)
         await create_department(client, tenant_a, "West", sales)
         east = await create_department(client, tenant_a, "East", sales, position=0)
         await create_department(client, tenant_a, "Team 1", east)
-        await create_department(client, tenant_a, "Finance")
+        await create_department(client, tenant_a, "Finance", root)
 
         tree = await read(client, tenant_a, f"{DEPARTMENTS}/tree")
 
         assert names_of(tree["roots"]) == [
-            ["Sales", [["East", [["Team 1", []]]], ["West", []]]],
-            ["Finance", []],
+            [
+                root["name"],
+                [
+                    ["Sales", [["East", [["Team 1", []]]], ["West", []]]],
+                    ["Finance", []],
+                ],
+            ]
         ]
-        assert tree["roots"][0]["children"][0]["parent_id"] == sales["id"]
+        [tree_root] = tree["roots"]
+        assert tree_root["id"] == root["id"]
+        assert tree_root["children"][0]["children"][0]["parent_id"] == sales["id"]
 
     async def test_subtree_holds_only_the_branch(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
@@ -426,13 +438,25 @@ class TestTree:
             params={"limit": 2, "cursor": first.json()["next_cursor"]},
             headers=tenant_a.headers,
         )
+        third = await client.get(
+            DEPARTMENTS,
+            params={"limit": 2, "cursor": second.json()["next_cursor"]},
+            headers=tenant_a.headers,
+        )
         under_sales = await client.get(
             DEPARTMENTS, params={"parent_id": sales["id"]}, headers=tenant_a.headers
         )
 
-        ids = [d["id"] for d in first.json()["items"] + second.json()["items"]]
-        assert ids == [sales["id"], *(c["id"] for c in children)]
-        assert second.json()["next_cursor"] is None
+        pages = [first.json(), second.json(), third.json()]
+        ids = [d["id"] for page in pages for d in page["items"]]
+        # The tenant root, created at sign-up, comes first.
+        assert ids == [
+            tenant_a.root_department_id,
+            sales["id"],
+            *(c["id"] for c in children),
+        ]
+        assert [len(page["items"]) for page in pages] == [2, 2, 1]
+        assert third.json()["next_cursor"] is None
         assert [d["id"] for d in under_sales.json()["items"]] == [
             c["id"] for c in children
         ]
@@ -523,7 +547,8 @@ class TestDelete:
         assert team_now["path"] == [company["id"], new["id"], east["id"], team["id"]]
         tree = await read(client, tenant_a, f"{DEPARTMENTS}/tree")
         assert names_of(tree["roots"]) == [
-            ["Company", [["New Sales", [["East", [["T", []]]]]]]]
+            [tenant_a.tenant["name"], []],
+            ["Company", [["New Sales", [["East", [["T", []]]]]]]],
         ]
         await _assert_paths_consistent(owner)
 
@@ -616,9 +641,12 @@ class TestTenantIsolation:
 
         assert get.status_code == 404
         assert subtree.status_code == 404
-        assert listed.json()["items"] == []
+        # Tenant B sees its own root department and nothing of tenant A's.
+        assert [d["id"] for d in listed.json()["items"]] == [
+            tenant_b.root_department_id
+        ]
         assert by_parent.json()["items"] == []
-        assert tree.json()["roots"] == []
+        assert names_of(tree.json()["roots"]) == [[tenant_b.tenant["name"], []]]
 
     async def test_another_tenant_cannot_change_or_delete(
         self,

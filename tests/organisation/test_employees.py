@@ -162,7 +162,8 @@ class TestCreate:
         tenant_a: TenantContext,
         sales: dict[str, Any],
     ) -> None:
-        user, _ = await add_user(client, tenant_a, roles=["sales"])
+        # A bare user: add_user would otherwise link an employee of its own.
+        user, _ = await add_user(client, tenant_a, roles=["sales"], employee=False)
         await create_employee(client, tenant_a, sales, "Nancy", user_id=user["id"])
 
         second = await client.post(
@@ -360,7 +361,9 @@ class TestList:
         ]
         assert await _ids(client, tenant_a, manager_id=boss["id"]) == [eve["id"]]
         assert await _ids(client, tenant_a, status="left") == [tom["id"]]
+        # The admin's employee record from sign-up is active too.
         assert await _ids(client, tenant_a, status="active") == [
+            tenant_a.admin_employee_id,
             boss["id"],
             eve["id"],
             fay["id"],
@@ -400,7 +403,9 @@ class TestList:
         )
 
         ids = [e["id"] for e in first.json()["items"] + second.json()["items"]]
-        assert ids == [e["id"] for e in created]
+        # The admin's employee record, created at sign-up, comes first.
+        assert ids == [tenant_a.admin_employee_id, *(e["id"] for e in created)]
+        assert first.json()["next_cursor"] is not None
         assert second.json()["next_cursor"] is None
 
     async def test_bad_status_filter_is_422(
@@ -440,10 +445,12 @@ class TestLeave:
         assert result["employee"]["status"] == "left"
         assert result["employee"]["left_at"] is not None
         assert result["employee"]["manager_id"] == andrew["id"]
-        assert result["moved"] == {
+        # Every registered reference is reported; the leaver owned no records.
+        assert {k: v for k, v in result["moved"].items() if v} == {
             "employees.manager_id": 2,
             "departments.head_employee_id": 1,
         }
+        assert "customers.owner_id" in result["moved"]
         assert response.headers["etag"] == '"2"'
         assert await _ids(client, tenant_a, manager_id=laura["id"]) == [
             michael["id"],
@@ -571,7 +578,10 @@ class TestLeave:
         )
 
         assert sorted(r.status_code for r in responses) == [200, 422]
-        assert len(await _ids(client, tenant_a, status="active")) == 1
+        # Besides the admin's own employee record, exactly one of the two is active.
+        active = await _ids(client, tenant_a, status="active")
+        assert tenant_a.admin_employee_id in active
+        assert len(active) == 2
 
 
 class TestDelete:
@@ -598,7 +608,8 @@ class TestDelete:
         tenant_a: TenantContext,
         sales: dict[str, Any],
     ) -> None:
-        user, _ = await add_user(client, tenant_a, roles=["sales"])
+        # A bare user: add_user would otherwise link an employee of its own.
+        user, _ = await add_user(client, tenant_a, roles=["sales"], employee=False)
         andrew = await create_employee(client, tenant_a, sales, "Andrew")
         await create_employee(client, tenant_a, sales, "Steven", andrew)
         head = await create_employee(client, tenant_a, sales, "Head")
@@ -659,7 +670,8 @@ class TestTenantIsolation:
         got = await client.get(f"{EMPLOYEES}/{theirs['id']}", headers=tenant_b.headers)
 
         assert got.status_code == 404
-        assert await _ids(client, tenant_b) == []
+        # Tenant B lists only its own admin's employee record.
+        assert await _ids(client, tenant_b) == [tenant_b.admin_employee_id]
         assert await _ids(client, tenant_b, department_id=sales["id"]) == []
         assert await _ids(client, tenant_b, department_subtree=sales["id"]) == []
 

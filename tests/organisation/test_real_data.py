@@ -20,6 +20,7 @@ from tests.organisation.conftest import (
     create_employee,
     names_of,
     read,
+    tenant_root,
 )
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -66,9 +67,9 @@ async def _chain(
 
 
 class TestNorthwind:
-    """Nine employees: the vice president of sales heads an office with a Sales
-    department below it; everyone else works in Sales, and ``reports_to`` is the
-    manager."""
+    """Nine employees: the vice president of sales heads an office (under the
+    tenant's root department) with a Sales department below it; everyone else works
+    in Sales, and ``reports_to`` is the manager."""
 
     @pytest.fixture
     async def loaded(
@@ -80,7 +81,7 @@ class TestNorthwind:
             await define(client, tenant_a, "employee", key=key, label=key, type=kind)
         [vp] = [row for row in rows if not row["reports_to"]]
         office = await create_department(
-            client, tenant_a, f"Office of the {vp['title']}"
+            client, tenant_a, f"Office of the {vp['title']}", tenant_root(tenant_a)
         )
         sales = await create_department(client, tenant_a, "Sales", office)
 
@@ -132,19 +133,28 @@ class TestNorthwind:
         )
         tree = await read(client, tenant_a, f"{DEPARTMENTS}/tree")
 
+        employees = loaded["employees"]
         assert len(loaded["rows"]) == 9
-        assert len(everyone) == 9
+        # Everyone: the nine plus the admin's employee record from sign-up.
+        assert len(everyone) == 10
+        assert {e["id"] for e in everyone} == {
+            tenant_a.admin_employee_id,
+            *(e["id"] for e in employees.values()),
+        }
         assert len(in_sales) == 8
         assert len(below_office) == 9
+        root_name = tenant_a.tenant["name"]
         assert names_of(tree["roots"]) == [
-            ["Office of the Vice President, Sales", [["Sales", []]]]
+            [root_name, [["Office of the Vice President, Sales", [["Sales", []]]]]]
         ]
+        [root] = tree["roots"]
+        [office_node] = root["children"]
         heads = {
             node["name"]: node["head_employee_id"]
-            for node in (tree["roots"][0], tree["roots"][0]["children"][0])
+            for node in (root, office_node, office_node["children"][0])
         }
-        employees = loaded["employees"]
         assert heads == {
+            root_name: tenant_a.admin_employee_id,
             "Office of the Vice President, Sales": employees["2"]["id"],
             "Sales": employees["5"]["id"],
         }
@@ -210,10 +220,12 @@ class TestNorthwind:
         )
 
         assert response.status_code == 200, response.text
-        assert response.json()["moved"] == {
+        # Every registered reference is reported; the leaver owned no records.
+        assert {k: v for k, v in response.json()["moved"].items() if v} == {
             "employees.manager_id": 3,
             "departments.head_employee_id": 1,
         }
+        assert "customers.owner_id" in response.json()["moved"]
         assert await _chain(client, tenant_a, employees["6"]["id"]) == [
             "Michael Suyama",
             "Nancy Davolio",

@@ -13,14 +13,14 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from crm_api.api_keys.repository import key_by_prefix, touch_key
 from crm_api.auth import repository
-from crm_api.auth.principal import Principal, permissions_of_roles
+from crm_api.auth.grants import grants_of, principal_for_user
+from crm_api.auth.principal import Principal
 from crm_api.auth.tokens import decode_token
 from crm_api.kernel import idempotency
 from crm_api.kernel.db import set_tenant
 from crm_api.kernel.deps import AppSettings, Session
 from crm_api.kernel.errors import NotAuthenticated, PermissionDenied
 from crm_api.kernel.routing import request_session
-from crm_api.users.models import User
 
 API_KEY_HEADER = "X-API-Key"
 _API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -68,19 +68,27 @@ async def _principal_from_api_key(session: Session, raw: str) -> Principal:
         raise invalid
     # A key acts for its creator: it dies with their account and never holds more
     # than they currently do.
-    permissions = frozenset(key.scopes)
-    if key.created_by is not None:
-        creator = await session.get(User, key.created_by)
-        if creator is None or not creator.is_active:
-            raise invalid
-        permissions &= permissions_of_roles(creator.roles)
+    # NOTE: a key whose creator's account was removed (created_by NULL) cannot be
+    # traced to anyone's rights or records, so it is refused like a revoked one.
+    creator = (
+        None
+        if key.created_by is None
+        else await repository.user_row(session, key.created_by)
+    )
+    if creator is None or not creator.is_active:
+        raise invalid
+    permissions, scopes = await grants_of(session, list(creator.roles))
     if key.last_used_at is None or now - key.last_used_at > _API_KEY_TOUCH_INTERVAL:
         await touch_key(session, key.id, at=now)
     return Principal(
         tenant_id=tenant_id,
         user_id=None,
         api_key_id=key.id,
-        permissions=permissions,
+        permissions=permissions & frozenset(key.scopes),
+        scopes=scopes,
+        employee_id=creator.employee_id,
+        department_id=creator.department_id,
+        on_behalf_of=creator.id,
     )
 
 
@@ -100,13 +108,8 @@ async def get_principal(
     user = await repository.active_user_row(session, claims.user_id, claims.family_id)
     if user is None:
         raise NotAuthenticated("The token's user is deactivated or signed out.")
-    return Principal(
-        tenant_id=claims.tenant_id,
-        user_id=user.id,
-        api_key_id=None,
-        permissions=permissions_of_roles(user.roles),
-        session_id=claims.family_id,
-        user=user,
+    return await principal_for_user(
+        session, user, tenant_id=claims.tenant_id, session_id=claims.family_id
     )
 
 

@@ -8,10 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.models import RefreshToken
+from crm_api.organisation.models import Employee
+from crm_api.roles.models import Role
 from crm_api.users.models import User
 
 
@@ -43,9 +45,12 @@ def _revoked(family_id: Any) -> Any:
 
 
 # Built once: authentication runs on every request, and a plain row skips the ORM's
-# identity bookkeeping (the statement's compiled form is cached by SQLAlchemy).
+# identity bookkeeping (the statement's compiled form is cached by SQLAlchemy). The
+# user's active employee record comes along: it decides what "own" and "department"
+# scopes see, as it stands now.
 _USER_COLUMNS = User.__table__.c
-_ACTIVE_USER_ROW = select(
+_EMPLOYEE_COLUMNS = Employee.__table__.c
+_USER_WITH_EMPLOYEE = select(
     *(
         _USER_COLUMNS[name]
         for name in (
@@ -58,22 +63,44 @@ _ACTIVE_USER_ROW = select(
             "created_at",
             "updated_at",
         )
-    )
-).where(
+    ),
+    _EMPLOYEE_COLUMNS.id.label("employee_id"),
+    _EMPLOYEE_COLUMNS.department_id,
+).outerjoin(
+    Employee.__table__,
+    (_EMPLOYEE_COLUMNS.user_id == _USER_COLUMNS.id)
+    & (_EMPLOYEE_COLUMNS.status == "active"),
+)
+_ACTIVE_USER_ROW = _USER_WITH_EMPLOYEE.where(
     _USER_COLUMNS.id == bindparam("user_id"),
     _USER_COLUMNS.is_active,
     ~_revoked(bindparam("family_id")),
 )
+_USER_ROW = _USER_WITH_EMPLOYEE.where(_USER_COLUMNS.id == bindparam("user_id"))
 
 
 async def active_user_row(
     session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID
-) -> Row[Any] | None:
-    """The user, if active and the sign-in session (token family) is not revoked."""
+) -> Any:
+    """The user with their active employee (a row), if the user is active and the
+    sign-in session (token family) is not revoked; else None."""
     result = await session.execute(
         _ACTIVE_USER_ROW, {"user_id": user_id, "family_id": family_id}
     )
     return result.first()
+
+
+async def user_row(session: AsyncSession, user_id: uuid.UUID) -> Any:
+    """The user with their active employee (a row, or None), whatever their state."""
+    return (await session.execute(_USER_ROW, {"user_id": user_id})).first()
+
+
+async def tenant_roles(session: AsyncSession, keys: list[str]) -> list[Role]:
+    """The tenant-defined roles among ``keys`` (built-in keys are skipped by callers)."""
+    if not keys:
+        return []
+    rows = await session.scalars(select(Role).where(Role.key.in_(keys)))
+    return list(rows.all())
 
 
 async def refresh_token_for_update(

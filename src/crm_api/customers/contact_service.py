@@ -6,11 +6,12 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import Principal
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers import repository
 from crm_api.customers.models import Contact
 from crm_api.customers.schemas import ContactCreate, ContactUpdate
-from crm_api.customers.service import get_customer
+from crm_api.customers.service import get_visible_customer
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
 from crm_api.kernel.errors import BusinessRuleViolated, NotFound
@@ -19,20 +20,27 @@ from crm_api.kernel.pagination import PageParams, page_of
 
 
 async def list_contacts(
-    session: AsyncSession, customer_id: uuid.UUID, params: PageParams
+    session: AsyncSession,
+    actor: Principal,
+    customer_id: uuid.UUID,
+    params: PageParams,
 ) -> tuple[list[Contact], str | None]:
-    await get_customer(session, customer_id)
+    await get_visible_customer(session, actor, customer_id)
     rows = await repository.contacts_of(session, customer_id, params)
     return page_of(rows, lambda contact: (contact.id,), params)
 
 
 async def get_contact(
     session: AsyncSession,
+    actor: Principal,
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
     *,
     lock: bool = False,
 ) -> Contact:
+    """A contact of a customer the caller reaches (with write scope when locking)."""
+    permission = "customers:write" if lock else "customers:read"
+    await get_visible_customer(session, actor, customer_id, permission=permission)
     contact = await repository.contact(session, customer_id, contact_id, lock=lock)
     if contact is None:
         raise NotFound("No such contact at this customer.")
@@ -40,10 +48,12 @@ async def get_contact(
 
 
 async def create_contact(
-    session: AsyncSession, customer_id: uuid.UUID, data: ContactCreate
+    session: AsyncSession, actor: Principal, customer_id: uuid.UUID, data: ContactCreate
 ) -> Contact:
     # Locked: contacts of one customer change primary one writer at a time.
-    customer = await get_customer(session, customer_id, lock=data.is_primary)
+    customer = await get_visible_customer(
+        session, actor, customer_id, permission="customers:write", lock=data.is_primary
+    )
     definitions = await load_definitions(session, "contact")
     if data.is_primary:
         await repository.clear_primary(session, customer.id)
@@ -66,6 +76,7 @@ async def create_contact(
 
 async def update_contact(
     session: AsyncSession,
+    actor: Principal,
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
     data: ContactUpdate,
@@ -73,8 +84,10 @@ async def update_contact(
     expected_version: int | None,
 ) -> Contact:
     if data.is_primary:
-        await get_customer(session, customer_id, lock=True)
-    contact = await get_contact(session, customer_id, contact_id, lock=True)
+        await get_visible_customer(
+            session, actor, customer_id, permission="customers:write", lock=True
+        )
+    contact = await get_contact(session, actor, customer_id, contact_id, lock=True)
     check_version(expected_version, contact.version)
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -102,12 +115,13 @@ async def update_contact(
 
 async def delete_contact(
     session: AsyncSession,
+    actor: Principal,
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
     *,
     expected_version: int | None,
 ) -> None:
-    contact = await get_contact(session, customer_id, contact_id, lock=True)
+    contact = await get_contact(session, actor, customer_id, contact_id, lock=True)
     check_version(expected_version, contact.version)
     await session.delete(contact)
     await session.flush()

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 
+from crm_api.auth.principal import Principal
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers.models import Customer
 from crm_api.customers.repository import joined
@@ -27,6 +27,7 @@ from crm_api.kernel.resources import Resources
 STANDARD_COLUMNS = (
     "id",
     "code", "kind", "name", "level", "industry", "source", "status", "owner_id",
+    "department_id",
     "phone", "email", "website", "street", "city", "region", "postal_code", "country",
     "tags", "created_at", "updated_at",
 )  # fmt: skip
@@ -74,15 +75,16 @@ def _line(values: Sequence[Any]) -> bytes:
 async def stream_csv(
     resources: Resources,
     *,
-    tenant_id: uuid.UUID,
+    principal: Principal,
     params: list[tuple[str, str]],
     q: str | None,
     sort: str | None,
     bom: bool,
 ) -> AsyncIterator[bytes]:
     async with resources.sessionmaker() as session, session.begin():
-        await set_tenant(session, tenant_id)
-        query = await list_query(session, params, q=q, sort=sort)
+        await set_tenant(session, principal.tenant_id)
+        # The scope as it was when the request was authenticated.
+        query = await list_query(session, principal, params, q=q, sort=sort)
         definitions = await load_definitions(session, "customer", for_write=False)
         custom_keys = definitions.keys()
         if bom:

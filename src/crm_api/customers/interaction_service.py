@@ -11,7 +11,7 @@ from crm_api.auth.principal import Principal
 from crm_api.customers import repository
 from crm_api.customers.models import Interaction
 from crm_api.customers.schemas import InteractionCreate
-from crm_api.customers.service import get_customer
+from crm_api.customers.service import get_visible_customer
 from crm_api.kernel.db import current_tenant
 from crm_api.kernel.errors import FieldError, NotFound, ValidationFailed
 from crm_api.kernel.outbox import record_event
@@ -19,9 +19,9 @@ from crm_api.kernel.pagination import PageParams, page_of
 
 
 async def timeline(
-    session: AsyncSession, customer_id: uuid.UUID, params: PageParams
+    session: AsyncSession, actor: Principal, customer_id: uuid.UUID, params: PageParams
 ) -> tuple[list[Interaction], str | None]:
-    await get_customer(session, customer_id)
+    await get_visible_customer(session, actor, customer_id)
     rows = await repository.timeline(session, customer_id, params)
     return page_of(rows, lambda item: (item.occurred_at, item.id), params)
 
@@ -33,7 +33,9 @@ async def record_interaction(
     *,
     actor: Principal,
 ) -> Interaction:
-    customer = await get_customer(session, customer_id)
+    customer = await get_visible_customer(
+        session, actor, customer_id, permission="customers:write"
+    )
     if data.contact_id is not None:
         contact = await repository.contact(session, customer.id, data.contact_id)
         if contact is None:
@@ -69,8 +71,12 @@ async def record_interaction(
 
 
 async def get_interaction(
-    session: AsyncSession, customer_id: uuid.UUID, interaction_id: uuid.UUID
+    session: AsyncSession,
+    actor: Principal,
+    customer_id: uuid.UUID,
+    interaction_id: uuid.UUID,
 ) -> Interaction:
+    await get_visible_customer(session, actor, customer_id)
     item = await session.get(Interaction, interaction_id)
     if item is None or item.customer_id != customer_id:
         raise NotFound("No such interaction at this customer.")

@@ -4,12 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.custom_attributes.registry import register_entity
 from crm_api.kernel.db import Base, IdMixin, TimestampMixin, VersionedMixin
+from crm_api.organisation.repository import (
+    register_department_reference,
+    register_employee_reference,
+)
 
 CUSTOMER_KINDS = ("company", "person")
 CUSTOMER_STATUSES = ("prospect", "active", "dormant", "lost")
@@ -20,6 +24,19 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
 
     __tablename__ = "customers"
     __table_args__ = (
+        # Owner and department of the same tenant, whatever a query forgets.
+        ForeignKeyConstraint(
+            ["tenant_id", "owner_id"],
+            ["employees.tenant_id", "employees.id"],
+            name="fk_customers_owner",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "department_id"],
+            ["departments.tenant_id", "departments.id"],
+            name="fk_customers_department",
+        ),
+        Index("ix_customers_tenant_owner", "tenant_id", "owner_id"),
+        Index("ix_customers_tenant_department", "tenant_id", "department_id"),
         Index("uq_customers_tenant_code", "tenant_id", "code", unique=True),
         Index("ix_customers_tenant_name_key", "tenant_id", "name_key"),
         Index("ix_customers_tenant_phone_key", "tenant_id", "phone_key"),
@@ -45,9 +62,10 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     source: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    # Who looks after the customer, and the department it belongs to: together they
+    # decide who sees it (roles' visibility scopes).
+    owner_id: Mapped[uuid.UUID]
+    department_id: Mapped[uuid.UUID]
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     website: Mapped[str | None] = mapped_column(String(2048))
@@ -144,3 +162,7 @@ class CustomerMerge(IdMixin, Base):
 
 register_entity("customer", Customer)
 register_entity("contact", Contact)
+# A leaver's customers go to the colleague taking over, with the colleague's
+# department; a deleted department's customers go to the department taking over.
+register_employee_reference(Customer.owner_id, department=Customer.department_id)
+register_department_reference(Customer.department_id)

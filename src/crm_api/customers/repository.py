@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import Principal
 from crm_api.customers.models import (
     CUSTOMER_KINDS,
     CUSTOMER_STATUSES,
@@ -19,6 +20,7 @@ from crm_api.customers.models import (
 )
 from crm_api.kernel.filtering import FilterField, aware_datetime
 from crm_api.kernel.pagination import PageParams, SortKey, paginate
+from crm_api.organisation.visibility import visible
 
 STANDARD_FIELDS: dict[str, FilterField] = {
     "code": FilterField(Customer.code, "text"),
@@ -29,6 +31,7 @@ STANDARD_FIELDS: dict[str, FilterField] = {
     "source": FilterField(Customer.source, "text"),
     "status": FilterField(Customer.status, "text", frozenset(CUSTOMER_STATUSES)),
     "owner_id": FilterField(Customer.owner_id, "uuid"),
+    "department_id": FilterField(Customer.department_id, "uuid"),
     "phone": FilterField(Customer.phone, "text"),
     "email": FilterField(Customer.email, "text"),
     "website": FilterField(Customer.website, "text"),
@@ -40,6 +43,16 @@ STANDARD_FIELDS: dict[str, FilterField] = {
     "created_at": FilterField(Customer.created_at, "datetime"),
     "updated_at": FilterField(Customer.updated_at, "datetime"),
 }
+
+
+def customer_visibility(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """The customers ``principal`` reaches with ``permission``, as a WHERE condition."""
+    return visible(
+        principal,
+        permission,
+        owner=Customer.owner_id,
+        department=Customer.department_id,
+    )
 
 
 def name_search(q: str) -> ColumnElement[bool]:
@@ -81,14 +94,32 @@ async def count(
 
 
 async def get(
-    session: AsyncSession, customer_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    visible: ColumnElement[bool],
+    *,
+    lock: bool = False,
 ) -> Customer | None:
-    statement = select(Customer).where(Customer.id == customer_id)
+    """The customer, if ``visible`` (see :func:`customer_visibility`) lets it through."""
+    statement = select(Customer).where(Customer.id == customer_id, visible)
     if lock:
         statement = statement.with_for_update().execution_options(
             populate_existing=True
         )
     return await session.scalar(statement)
+
+
+def _duplicate_matches(
+    name_key: str, phone_key: str | None, email_key: str | None
+) -> ColumnElement[bool] | None:
+    matches: list[ColumnElement[bool]] = []
+    if name_key:
+        matches.append(Customer.name_key == name_key)
+    if phone_key:
+        matches.append(Customer.phone_key == phone_key)
+    if email_key:
+        matches.append(Customer.email_key == email_key)
+    return or_(*matches) if matches else None
 
 
 async def duplicates(
@@ -97,23 +128,23 @@ async def duplicates(
     name_key: str,
     phone_key: str | None,
     email_key: str | None,
+    visible: ColumnElement[bool],
     exclude: uuid.UUID | None = None,
     limit: int = 10,
-) -> list[Customer]:
-    matches: list[ColumnElement[bool]] = []
-    if name_key:
-        matches.append(Customer.name_key == name_key)
-    if phone_key:
-        matches.append(Customer.phone_key == phone_key)
-    if email_key:
-        matches.append(Customer.email_key == email_key)
-    if not matches:
-        return []
-    statement = select(Customer).where(or_(*matches))
+) -> tuple[list[Customer], int]:
+    """Up to ``limit`` likely duplicates ``visible`` lets through, and how many more
+    exist beyond the caller's sight (only their number is told)."""
+    matches = _duplicate_matches(name_key, phone_key, email_key)
+    if matches is None:
+        return [], 0
+    statement = select(Customer).where(matches, visible)
     if exclude is not None:
         statement = statement.where(Customer.id != exclude)
     rows = await session.scalars(statement.order_by(Customer.id).limit(limit))
-    return list(rows.all())
+    hidden = await session.scalar(
+        select(func.count()).select_from(Customer).where(matches, ~visible)
+    )
+    return list(rows.all()), int(hidden or 0)
 
 
 async def contacts_of(

@@ -60,24 +60,24 @@ def _filters(request: Request) -> list[tuple[str, str]]:
 async def list_customers(
     request: Request,
     session: Session,
-    _: CanRead,
+    actor: CanRead,
     page: Paging,
     q: SearchText = None,
     sort: SortParam = None,
 ) -> Page[CustomerRead]:
-    """List customers, filtered and sorted."""
+    """List the customers within the caller's scope, filtered and sorted."""
     customers, next_cursor = await service.list_customers(
-        session, _filters(request), page, q=q, sort=sort
+        session, actor, _filters(request), page, q=q, sort=sort
     )
     return Page(items=[service.to_read(c) for c in customers], next_cursor=next_cursor)
 
 
 @router.get("/count", operation_id="customers_count", description=FILTER_HELP)
 async def count_customers(
-    request: Request, session: Session, _: CanRead, q: SearchText = None
+    request: Request, session: Session, actor: CanRead, q: SearchText = None
 ) -> CustomerCount:
     """Count the customers a list with the same filters would return."""
-    total = await service.count_customers(session, _filters(request), q=q)
+    total = await service.count_customers(session, actor, _filters(request), q=q)
     return CustomerCount(count=total)
 
 
@@ -104,10 +104,10 @@ async def export_customers(
     """Stream the filtered customer list as CSV (UTF-8)."""
     params = [(k, v) for k, v in _filters(request) if k != "bom"]
     # Validate filters now, so a bad one is a 422 rather than a broken download.
-    await service.list_query(session, params, q=q, sort=sort)
+    await service.list_query(session, principal, params, q=q, sort=sort)
 
     rows = export.stream_csv(
-        resources, tenant_id=principal.tenant_id, params=params, q=q, sort=sort, bom=bom
+        resources, principal=principal, params=params, q=q, sort=sort, bom=bom
     )
     return StreamingResponse(
         rows,
@@ -143,10 +143,10 @@ async def create_customer(
 
 @router.get("/{customer_id}", operation_id="customers_get")
 async def get_customer(
-    customer_id: uuid.UUID, session: Session, _: CanRead, response: Response
+    customer_id: uuid.UUID, session: Session, actor: CanRead, response: Response
 ) -> CustomerRead:
-    """Read one customer."""
-    customer = await service.get_customer(session, customer_id)
+    """Read one customer (404 when outside the caller's scope)."""
+    customer = await service.get_visible_customer(session, actor, customer_id)
 
     set_etag(response, customer.version)
     return service.to_read(customer)
@@ -157,13 +157,13 @@ async def update_customer(
     customer_id: uuid.UUID,
     data: CustomerUpdate,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     expected_version: IfMatch,
     response: Response,
 ) -> CustomerRead:
     """Change a customer; `custom` merges key by key and null removes a key."""
     customer = await service.update_customer(
-        session, customer_id, data, expected_version=expected_version
+        session, actor, customer_id, data, expected_version=expected_version
     )
 
     set_etag(response, customer.version)
@@ -176,11 +176,14 @@ async def update_customer(
     operation_id="customers_delete",
 )
 async def delete_customer(
-    customer_id: uuid.UUID, session: Session, _: CanWrite, expected_version: IfMatch
+    customer_id: uuid.UUID,
+    session: Session,
+    actor: CanWrite,
+    expected_version: IfMatch,
 ) -> None:
     """Delete a customer with its contacts and history."""
     await service.delete_customer(
-        session, customer_id, expected_version=expected_version
+        session, actor, customer_id, expected_version=expected_version
     )
 
 
@@ -207,11 +210,11 @@ async def merge_customers(
 
 @router.get("/{customer_id}/contacts", operation_id="contacts_list")
 async def list_contacts(
-    customer_id: uuid.UUID, session: Session, _: CanRead, page: Paging
+    customer_id: uuid.UUID, session: Session, actor: CanRead, page: Paging
 ) -> Page[ContactRead]:
     """List a customer's contacts."""
     contacts, next_cursor = await contact_service.list_contacts(
-        session, customer_id, page
+        session, actor, customer_id, page
     )
     return Page(
         items=[ContactRead.model_validate(c) for c in contacts], next_cursor=next_cursor
@@ -228,11 +231,11 @@ async def create_contact(
     customer_id: uuid.UUID,
     data: ContactCreate,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     response: Response,
 ) -> ContactRead:
     """Add a contact; making it primary demotes the previous primary."""
-    contact = await contact_service.create_contact(session, customer_id, data)
+    contact = await contact_service.create_contact(session, actor, customer_id, data)
 
     set_etag(response, contact.version)
     response.headers["Location"] = (
@@ -246,11 +249,11 @@ async def get_contact(
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
     session: Session,
-    _: CanRead,
+    actor: CanRead,
     response: Response,
 ) -> ContactRead:
     """Read one contact."""
-    contact = await contact_service.get_contact(session, customer_id, contact_id)
+    contact = await contact_service.get_contact(session, actor, customer_id, contact_id)
 
     set_etag(response, contact.version)
     return ContactRead.model_validate(contact)
@@ -262,13 +265,18 @@ async def update_contact(
     contact_id: uuid.UUID,
     data: ContactUpdate,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     expected_version: IfMatch,
     response: Response,
 ) -> ContactRead:
     """Change a contact."""
     contact = await contact_service.update_contact(
-        session, customer_id, contact_id, data, expected_version=expected_version
+        session,
+        actor,
+        customer_id,
+        contact_id,
+        data,
+        expected_version=expected_version,
     )
 
     set_etag(response, contact.version)
@@ -284,21 +292,23 @@ async def delete_contact(
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     expected_version: IfMatch,
 ) -> None:
     """Remove a contact."""
     await contact_service.delete_contact(
-        session, customer_id, contact_id, expected_version=expected_version
+        session, actor, customer_id, contact_id, expected_version=expected_version
     )
 
 
 @router.get("/{customer_id}/interactions", operation_id="interactions_list")
 async def list_interactions(
-    customer_id: uuid.UUID, session: Session, _: CanRead, page: Paging
+    customer_id: uuid.UUID, session: Session, actor: CanRead, page: Paging
 ) -> Page[InteractionRead]:
     """The customer's history, newest first."""
-    items, next_cursor = await interaction_service.timeline(session, customer_id, page)
+    items, next_cursor = await interaction_service.timeline(
+        session, actor, customer_id, page
+    )
     return Page(
         items=[InteractionRead.model_validate(i) for i in items],
         next_cursor=next_cursor,
@@ -328,10 +338,13 @@ async def record_interaction(
     "/{customer_id}/interactions/{interaction_id}", operation_id="interactions_get"
 )
 async def get_interaction(
-    customer_id: uuid.UUID, interaction_id: uuid.UUID, session: Session, _: CanRead
+    customer_id: uuid.UUID,
+    interaction_id: uuid.UUID,
+    session: Session,
+    actor: CanRead,
 ) -> InteractionRead:
     """Read one interaction."""
     item = await interaction_service.get_interaction(
-        session, customer_id, interaction_id
+        session, actor, customer_id, interaction_id
     )
     return InteractionRead.model_validate(item)

@@ -74,7 +74,14 @@ class CustomerCreate(InputModel):
     industry: ShortText | None = None
     source: ShortText | None = None
     status: CustomerStatus = "prospect"
-    owner_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = Field(
+        default=None,
+        description="The employee who looks after the customer; the caller's own "
+        "employee when omitted.",
+    )
+    department_id: uuid.UUID | None = Field(
+        default=None, description="The customer's department; the owner's by default."
+    )
     phone: Phone | None = None
     email: Email | None = None
     website: Website | None = None
@@ -93,7 +100,12 @@ class CustomerUpdate(InputModel):
     industry: ShortText | None = None
     source: ShortText | None = None
     status: CustomerStatus | None = None
-    owner_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = Field(
+        default=None,
+        description="Hand the customer to another employee; their department comes "
+        "along unless department_id is sent too.",
+    )
+    department_id: uuid.UUID | None = None
     phone: Phone | None = None
     email: Email | None = None
     website: Website | None = None
@@ -119,7 +131,8 @@ class CustomerRead(ReadModel):
     industry: str | None
     source: str | None
     status: str
-    owner_id: uuid.UUID | None
+    owner_id: uuid.UUID
+    department_id: uuid.UUID
     phone: str | None
     email: str | None
     website: str | None

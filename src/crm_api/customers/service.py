@@ -35,15 +35,14 @@ from crm_api.kernel.errors import (
     BusinessRuleViolated,
     Conflict,
     NotFound,
-    ValidationFailed,
 )
 from crm_api.kernel.filtering import FilterField, build_filters, build_sort, resolver
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, SortKey, page_of
+from crm_api.organisation.visibility import assign
 from crm_api.tenants.models import Tenant
-from crm_api.users.models import User
 
 logger = structlog.get_logger(__name__)
 
@@ -113,12 +112,14 @@ class ListQuery:
 
 async def list_query(
     session: AsyncSession,
+    principal: Principal,
     params: list[tuple[str, str]],
     *,
     q: str | None,
     sort: str | None,
 ) -> ListQuery:
-    """Conditions, ordering and joins for a customer list from its query parameters."""
+    """Conditions, ordering and joins for a customer list from its query parameters,
+    within what ``principal`` may read."""
     definitions = await load_definitions(session, "customer", for_write=False)
     used: dict[str, FilterField] = {}
     base = resolver(repository.STANDARD_FIELDS, _custom_fields(definitions))
@@ -135,6 +136,7 @@ async def list_query(
     )
     if q:
         conditions.append(repository.name_search(q))
+    conditions.append(repository.customer_visibility(principal, "customers:read"))
     keys = build_sort(sort, resolve, id_column=Customer.id, non_null=non_null)
     joins = {name: f.join for name, f in used.items() if f.join is not None}
     return ListQuery(conditions, keys, list(joins.values()))
@@ -142,13 +144,14 @@ async def list_query(
 
 async def list_customers(
     session: AsyncSession,
+    principal: Principal,
     params: list[tuple[str, str]],
     page: PageParams,
     *,
     q: str | None,
     sort: str | None,
 ) -> tuple[list[Customer], str | None]:
-    query = await list_query(session, params, q=q, sort=sort)
+    query = await list_query(session, principal, params, q=q, sort=sort)
     rows = await repository.page(
         session, query.conditions, query.keys, query.joins, page
     )
@@ -157,27 +160,31 @@ async def list_customers(
 
 
 async def count_customers(
-    session: AsyncSession, params: list[tuple[str, str]], *, q: str | None
+    session: AsyncSession,
+    principal: Principal,
+    params: list[tuple[str, str]],
+    *,
+    q: str | None,
 ) -> int:
-    query = await list_query(session, params, q=q, sort=None)
+    query = await list_query(session, principal, params, q=q, sort=None)
     return await repository.count(session, query.conditions, query.joins)
 
 
-async def get_customer(
-    session: AsyncSession, customer_id: uuid.UUID, *, lock: bool = False
+async def get_visible_customer(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    permission: str = "customers:read",
+    lock: bool = False,
 ) -> Customer:
-    customer = await repository.get(session, customer_id, lock=lock)
+    """The customer if ``principal`` reaches it with ``permission``; a customer outside
+    the caller's scope is a 404 exactly like one that does not exist."""
+    visible = repository.customer_visibility(principal, permission)
+    customer = await repository.get(session, customer_id, visible, lock=lock)
     if customer is None:
         raise NotFound("No such customer.")
     return customer
-
-
-async def _check_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
-    """The owner must be a user of this tenant: a foreign key alone ignores RLS."""
-    if await session.get(User, owner_id) is None:
-        raise ValidationFailed.single(
-            "owner_id", "No such user in this tenant", code="not_found"
-        )
 
 
 def _candidates(
@@ -233,27 +240,35 @@ async def create_customer(
     )
     if not customer.code:
         customer.code = f"C-{customer.id.hex[-10:].upper()}"
-    if customer.owner_id is None:
-        customer.owner_id = actor.user_id
-    else:
-        await _check_owner(session, customer.owner_id)
+    customer.owner_id, customer.department_id = await assign(
+        session,
+        actor,
+        "customers:write",
+        owner_id=data.owner_id,
+        department_id=data.department_id,
+    )
     keys = _apply_keys(customer, await _region(session))
     if not allow_duplicate:
         # Two requests creating the same customer at once would both see no match.
         await repository.lock_duplicate_keys(
             session, (keys["name"], keys["phone"], keys["email"])
         )
-        matches = await repository.duplicates(
+        matches, hidden = await repository.duplicates(
             session,
             name_key=keys["name"] or "",
             phone_key=keys["phone"],
             email_key=keys["email"],
+            visible=repository.customer_visibility(actor, "customers:read"),
         )
-        if matches:
+        if matches or hidden:
             raise Conflict(
                 "A customer with the same name, phone or email exists; resend with "
                 "allow_duplicate=true to create it anyway, or merge.",
-                extra={"duplicates": _candidates(matches, keys)},
+                # Customers outside the caller's scope are counted, never shown.
+                extra={
+                    "duplicates": _candidates(matches, keys),
+                    "hidden_duplicates": hidden,
+                },
             )
     session.add(customer)
     await flush_or_conflict(session, CODE_TAKEN)
@@ -269,15 +284,18 @@ async def create_customer(
 
 async def update_customer(
     session: AsyncSession,
+    actor: Principal,
     customer_id: uuid.UUID,
     data: CustomerUpdate,
     *,
     expected_version: int | None,
 ) -> Customer:
-    customer = await get_customer(session, customer_id, lock=True)
+    customer = await get_visible_customer(
+        session, actor, customer_id, permission="customers:write", lock=True
+    )
     check_version(expected_version, customer.version)
     changes = data.model_dump(exclude_unset=True)
-    for required in ("code", "kind", "name", "status"):
+    for required in ("code", "kind", "name", "status", "owner_id", "department_id"):
         if required in changes and changes[required] is None:
             raise BusinessRuleViolated(f"'{required}' cannot be null.")
     if "custom" in changes:
@@ -292,8 +310,15 @@ async def update_customer(
                 setattr(customer, field, address[field])
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
-    if changes.get("owner_id") is not None:
-        await _check_owner(session, changes["owner_id"])
+    if "owner_id" in changes or "department_id" in changes:
+        # A new owner brings their department unless one is named.
+        changes["owner_id"], changes["department_id"] = await assign(
+            session,
+            actor,
+            "customers:write",
+            owner_id=changes.get("owner_id", customer.owner_id),
+            department_id=changes.get("department_id"),
+        )
     for field, value in changes.items():
         setattr(customer, field, value)
     _apply_keys(customer, await _region(session))
@@ -308,9 +333,15 @@ async def update_customer(
 
 
 async def delete_customer(
-    session: AsyncSession, customer_id: uuid.UUID, *, expected_version: int | None
+    session: AsyncSession,
+    actor: Principal,
+    customer_id: uuid.UUID,
+    *,
+    expected_version: int | None,
 ) -> None:
-    customer = await get_customer(session, customer_id, lock=True)
+    customer = await get_visible_customer(
+        session, actor, customer_id, permission="customers:write", lock=True
+    )
     check_version(expected_version, customer.version)
     await session.delete(customer)
     await session.flush()
@@ -335,8 +366,9 @@ async def merge(
         raise BusinessRuleViolated("A customer cannot be merged into itself.")
     # Lock both rows in a fixed order so two opposite merges cannot deadlock.
     first, second = sorted((survivor_id, duplicate_id))
-    locked = {first: await repository.get(session, first, lock=True)}
-    locked[second] = await repository.get(session, second, lock=True)
+    writable = repository.customer_visibility(actor, "customers:write")
+    locked = {first: await repository.get(session, first, writable, lock=True)}
+    locked[second] = await repository.get(session, second, writable, lock=True)
     survivor, duplicate = locked[survivor_id], locked[duplicate_id]
     if survivor is None or duplicate is None:
         raise NotFound("No such customer.")
@@ -350,7 +382,7 @@ async def merge(
         session, from_id=duplicate.id, to_id=survivor.id
     )
 
-    for field in ("level", "industry", "source", "owner_id", "phone", "email", "website",
+    for field in ("level", "industry", "source", "phone", "email", "website",
                   *_ADDRESS_FIELDS):  # fmt: skip
         if getattr(survivor, field) is None and getattr(duplicate, field) is not None:
             setattr(survivor, field, getattr(duplicate, field))
@@ -392,6 +424,7 @@ def to_read(customer: Customer) -> CustomerRead:
         source=customer.source,
         status=customer.status,
         owner_id=customer.owner_id,
+        department_id=customer.department_id,
         phone=customer.phone,
         email=customer.email,
         website=customer.website,

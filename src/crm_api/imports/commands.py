@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.auth.principal import Principal, permissions_of_roles
-from crm_api.auth.repository import tenant_of_email, user_by_email
+from crm_api.auth.grants import principal_for_user
+from crm_api.auth.principal import Principal
+from crm_api.auth.repository import tenant_of_email, user_by_email, user_row
 from crm_api.imports import repository, runner, service
 from crm_api.imports.schemas import ImportRowErrorRead
 from crm_api.kernel.db import create_engine, create_sessionmaker, set_tenant
@@ -67,12 +68,9 @@ async def _actor(
         )
     if user is None or not user.is_active:
         raise NotFound("No active user to act as; name one with --as EMAIL.")
-    principal = Principal(
-        tenant_id=tenant_id,
-        user_id=user.id,
-        api_key_id=None,
-        permissions=permissions_of_roles(user.roles),
-    )
+    row = await user_row(session, user.id)
+    assert row is not None
+    principal = await principal_for_user(session, row, tenant_id=tenant_id)
     if not principal.can("customers:write"):
         raise PermissionDenied(f"{user.email} may not write customers.")
     return principal

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     Uuid,
     any_,
@@ -197,19 +198,37 @@ async def add_errors(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
         await session.execute(insert(ImportRowError), list(rows))
 
 
-async def customers_by_code(
-    session: AsyncSession, codes: Collection[str]
-) -> dict[str, Customer]:
-    if not codes:
-        return {}
+def _with_code(codes: Collection[str]) -> ColumnElement[bool]:
     # One array parameter rather than an IN list: the statement stays the same for
     # every batch, so it is compiled and prepared once.
+    return Customer.code == any_(bindparam("codes", list(codes), ARRAY(String)))
+
+
+async def customers_by_code(
+    session: AsyncSession, codes: Collection[str], visible: ColumnElement[bool]
+) -> dict[str, Customer]:
+    """The customers with these codes that ``visible`` lets the importer change."""
+    if not codes:
+        return {}
     rows = await session.scalars(
         select(Customer)
-        .where(Customer.code == any_(bindparam("codes", list(codes), ARRAY(String))))
+        .where(_with_code(codes), visible)
         .execution_options(populate_existing=True)
     )
     return {customer.code: customer for customer in rows}
+
+
+async def codes_taken_outside(
+    session: AsyncSession, codes: Collection[str], visible: ColumnElement[bool]
+) -> set[str]:
+    """Codes among ``codes`` held by customers ``visible`` excludes (codes only:
+    the unique code would refuse them anyway, nothing else of them is read)."""
+    if not codes:
+        return set()
+    rows = await session.scalars(
+        select(Customer.code).where(_with_code(codes), ~visible)
+    )
+    return set(rows)
 
 
 async def primary_contacts(

@@ -31,9 +31,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from crm_api.auth.grants import principal_for_user
+from crm_api.auth.principal import Principal
+from crm_api.auth.repository import user_row
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers.keys import email_key, name_key, phone_key
 from crm_api.customers.models import Contact, Customer
+from crm_api.customers.repository import customer_visibility
 from crm_api.imports import csvreader, repository
 from crm_api.imports.mapping import Targets, check_header
 from crm_api.imports.models import CustomerImport
@@ -96,7 +100,9 @@ class _Job:
     worker: uuid.UUID
     lease_s: float
     dry_run: bool
-    created_by: uuid.UUID | None
+    # The importer, as they are when the run starts: new customers are theirs, and
+    # only customers they may write are updated.
+    actor: Principal
     targets: Targets
     header: list[str]
     total_bytes: int
@@ -123,17 +129,29 @@ async def run_import(
             return {"status": "skipped"}
         start_row = record.next_row
         layout_hint = (record.encoding, record.delimiter)
-        job = _Job(
+        actor = await _importer(session, record.created_by, tenant_id)
+        mapping, total_bytes = record.mapping, record.total_bytes
+        dry_run = record.dry_run
+    if actor is None:
+        await fail_import(
+            sessionmaker,
             tenant_id=tenant_id,
             import_id=import_id,
-            worker=worker,
-            lease_s=lease_s,
-            dry_run=record.dry_run,
-            created_by=record.created_by,
-            targets=Targets.of(record.mapping["columns"]),
-            header=[],
-            total_bytes=record.total_bytes,
+            reason="The importing user is no longer active or not linked to an "
+            "active employee.",
         )
+        return {"status": "failed"}
+    job = _Job(
+        tenant_id=tenant_id,
+        import_id=import_id,
+        worker=worker,
+        lease_s=lease_s,
+        dry_run=dry_run,
+        actor=actor,
+        targets=Targets.of(mapping["columns"]),
+        header=[],
+        total_bytes=total_bytes,
+    )
     logger.info(
         "customer_import.started", import_id=str(import_id), start_row=start_row
     )
@@ -165,6 +183,15 @@ async def run_import(
     except Exception:
         await _release(sessionmaker, tenant_id, import_id, worker)
         raise
+
+
+async def _importer(
+    session: AsyncSession, user_id: uuid.UUID | None, tenant_id: uuid.UUID
+) -> Principal | None:
+    row = None if user_id is None else await user_row(session, user_id)
+    if row is None or not row.is_active or row.employee_id is None:
+        return None
+    return await principal_for_user(session, row, tenant_id=tenant_id)
 
 
 async def _release(
@@ -439,9 +466,10 @@ class _Writer:
         return outcomes
 
     async def _apply(self, rows: list[RowValues], *, write: bool) -> list[Outcome]:
-        customers = await repository.customers_by_code(
-            self.session, {row.code for row in rows}
-        )
+        codes = {row.code for row in rows}
+        writable = customer_visibility(self.job.actor, "customers:write")
+        customers = await repository.customers_by_code(self.session, codes, writable)
+        hidden = await repository.codes_taken_outside(self.session, codes, writable)
         contacts = await repository.primary_contacts(
             self.session, [customer.id for customer in customers.values()]
         )
@@ -449,6 +477,9 @@ class _Writer:
         batch = _NewRows()
         outcomes: list[Outcome] = []
         for row in rows:
+            if row.code in hidden:
+                outcomes.append([_outside_scope(row)])
+                continue
             decision = self.planner.decide(row, state.get(row.code))
             if isinstance(decision, list):
                 outcomes.append(decision)
@@ -490,7 +521,8 @@ class _Writer:
             row = {
                 "id": new_id(),
                 "tenant_id": self.job.tenant_id,
-                "owner_id": self.job.created_by,
+                "owner_id": self.job.actor.employee_id,
+                "department_id": self.job.actor.department_id,
                 "version": 1,
                 **decision.customer,
             }
@@ -592,6 +624,16 @@ def _row_level(error: Exception) -> bool:
             return False
         return getattr(error.orig, "sqlstate", None) in _ROW_SQLSTATES
     return False
+
+
+def _outside_scope(row: RowValues) -> RowError:
+    return RowError(
+        row.row_number,
+        None,
+        "code",
+        "outside_scope",
+        "A customer with this code exists, but not within what you may change.",
+    )
 
 
 def _write_error(row: RowValues, error: Exception) -> RowError:

@@ -27,6 +27,7 @@ from crm_api.kernel.ids import new_id
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
 from crm_api.kernel.routing import after_commit
+from crm_api.organisation.visibility import assign
 
 logger = structlog.get_logger(__name__)
 
@@ -83,12 +84,14 @@ async def create_import(
             "file", str(error), code="unreadable_file", location="form"
         ) from None
     unmapped = check_header(targets, layout.header)
+    # New customers will be the importer's own: they must be able to own records.
+    await assign(session, actor, "customers:write", owner_id=None, department_id=None)
 
     tenant_id = current_tenant(session)
     record = CustomerImport(
         id=new_id(),
         tenant_id=tenant_id,
-        created_by=actor.user_id,
+        created_by=actor.on_behalf_of,
         status="queued",
         dry_run=dry_run,
         file_name=(file_name or "upload.csv")[:255],

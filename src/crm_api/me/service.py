@@ -29,4 +29,9 @@ async def describe(session: AsyncSession, principal: Principal) -> Me:
         api_key_id=principal.api_key_id,
         tenant=TenantRead.model_validate(tenant),
         permissions=sorted(principal.permissions),
+        scopes={
+            p: principal.scopes.get(p, "own") for p in sorted(principal.permissions)
+        },
+        employee_id=principal.employee_id,
+        department_id=principal.department_id,
     )

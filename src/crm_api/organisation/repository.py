@@ -330,6 +330,8 @@ class Reference:
 
     column: Any
     open_records: Callable[[], ColumnElement[bool]] | None = None
+    # A department column of the same table that follows the record's new owner.
+    department: Any = None
 
     @property
     def target(self) -> Column[Any]:
@@ -349,11 +351,16 @@ _DEPARTMENT_REFERENCES: list[Reference] = []
 
 
 def register_employee_reference(
-    column: Any, *, open_records: Callable[[], ColumnElement[bool]] | None = None
+    column: Any,
+    *,
+    open_records: Callable[[], ColumnElement[bool]] | None = None,
+    department: Any = None,
 ) -> None:
     """Declare a column pointing at employees.id: a leaver's (open) records move to
-    the colleague taking over, and an employee it points at cannot be deleted."""
-    reference = Reference(column, open_records)
+    the colleague taking over (with ``department``, a department column of the same
+    table, set to the colleague's department), and an employee it points at cannot
+    be deleted."""
+    reference = Reference(column, open_records, department)
     if all(r.target is not reference.target for r in _EMPLOYEE_REFERENCES):
         _EMPLOYEE_REFERENCES.append(reference)
 
@@ -378,6 +385,12 @@ async def _move(
         column = reference.target
         table = column.table
         values: dict[str, Any] = {column.name: to_id}
+        if reference.department is not None:
+            values[reference.department.expression.name] = (
+                select(Employee.department_id)
+                .where(Employee.id == to_id)
+                .scalar_subquery()
+            )
         if "version" in table.c:
             values["version"] = table.c.version + 1
         still_open = reference.open_records() if reference.open_records else true()

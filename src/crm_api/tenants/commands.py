@@ -44,10 +44,14 @@ async def create_tenant_now(
     engine = create_engine(settings.database_url, app_role=settings.database_app_role)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            tenant, admin = await service.sign_up(session, request, settings=settings)
+            tenant, admin, employee = await service.sign_up(
+                session, request, settings=settings
+            )
             result = SignupResult(
                 tenant=TenantRead.model_validate(tenant),
                 admin=UserRead.model_validate(admin),
+                admin_employee_id=employee.id,
+                root_department_id=employee.department_id,
             )
     finally:
         await engine.dispose()

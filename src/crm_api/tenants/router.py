@@ -41,10 +41,13 @@ async def sign_up(
         window_s=3600,
         detail="Too many sign-ups from this address; try again later.",
     )
-    tenant, admin = await service.sign_up(session, data, settings=settings)
+    tenant, admin, employee = await service.sign_up(session, data, settings=settings)
 
     return SignupResult(
-        tenant=TenantRead.model_validate(tenant), admin=UserRead.model_validate(admin)
+        tenant=TenantRead.model_validate(tenant),
+        admin=UserRead.model_validate(admin),
+        admin_employee_id=employee.id,
+        root_department_id=employee.department_id,
     )
 
 

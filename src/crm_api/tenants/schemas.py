@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import (
     CurrencyCode,
@@ -56,3 +58,9 @@ class TenantRead(ReadModel):
 class SignupResult(ReadModel):
     tenant: TenantRead
     admin: UserRead
+    admin_employee_id: uuid.UUID = Field(
+        description="The admin's employee record: customers they create are theirs."
+    )
+    root_department_id: uuid.UUID = Field(
+        description="The organisation's first department, named after the tenant."
+    )

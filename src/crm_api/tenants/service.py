@@ -15,6 +15,10 @@ from crm_api.kernel.errors import Conflict, NotFound
 from crm_api.kernel.ids import new_id
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
+from crm_api.organisation.department_service import create_department
+from crm_api.organisation.employee_service import create_employee
+from crm_api.organisation.models import Employee
+from crm_api.organisation.schemas import DepartmentCreate, EmployeeCreate
 from crm_api.settings import Settings
 from crm_api.tenants.models import Tenant
 from crm_api.tenants.schemas import SignupRequest, TenantUpdate
@@ -28,8 +32,9 @@ SLUG_TAKEN = {"uq_tenants_slug": ("tenant.slug", "This slug is already taken.")}
 
 async def sign_up(
     session: AsyncSession, data: SignupRequest, *, settings: Settings
-) -> tuple[Tenant, User]:
-    """Create a tenant and its first admin in one transaction."""
+) -> tuple[Tenant, User, Employee]:
+    """Create a tenant, its root department and its first admin (a user and their
+    employee record) in one transaction."""
     tenant_id = new_id()
     await set_tenant(session, tenant_id)
     tenant = Tenant(id=tenant_id, **data.tenant.model_dump())
@@ -47,6 +52,20 @@ async def sign_up(
     await flush_or_conflict(
         session, {k: ("admin.email", v[1]) for k, v in EMAIL_TAKEN.items()}
     )
+    # The organisation starts as one department, the tenant itself, headed by the
+    # admin's employee record: the admin owns what they create from the first call.
+    root = await create_department(session, DepartmentCreate(name=tenant.name))
+    employee = await create_employee(
+        session,
+        EmployeeCreate(
+            department_id=root.id,
+            name=admin.full_name,
+            email=admin.email,
+            user_id=admin.id,
+        ),
+    )
+    root.head_employee_id = employee.id
+    await session.flush()
     record_event(
         session,
         "tenant.created",
@@ -54,7 +73,7 @@ async def sign_up(
         payload={"slug": tenant.slug, "admin_id": str(admin.id)},
     )
     logger.info("tenant.created", tenant_id=str(tenant_id), slug=tenant.slug)
-    return tenant, admin
+    return tenant, admin, employee
 
 
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:

@@ -2,15 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import Email, Name, Password
 
-RoleName = Literal["admin", "manager", "sales", "marketing", "service", "finance"]
-Roles = Annotated[list[RoleName], Field(min_length=1, max_length=6)]
+RoleName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$"),
+    Field(
+        description="A built-in role (admin, manager, sales, marketing, service, "
+        "finance) or one of the tenant's own (GET /api/v1/roles).",
+        examples=["sales"],
+    ),
+]
+Roles = Annotated[list[RoleName], Field(min_length=1, max_length=20)]
 
 
 class UserCreate(InputModel):

@@ -8,12 +8,18 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.grants import ensure_may_grant, unknown_roles
 from crm_api.auth.passwords import hash_password
-from crm_api.auth.principal import Principal, permissions_of_roles
+from crm_api.auth.principal import Principal
 from crm_api.auth.repository import revoke_user_sessions
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import BusinessRuleViolated, NotFound, PermissionDenied
+from crm_api.kernel.errors import (
+    BusinessRuleViolated,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+)
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
@@ -29,20 +35,29 @@ EMAIL_TAKEN = {
 }
 
 
-def _ensure_may_grant(actor: Principal, roles: list[str]) -> None:
-    """Nobody hands out (or takes from) more than they hold themselves."""
-    missing = permissions_of_roles(roles) - actor.permissions
-    if missing:
-        raise PermissionDenied(
-            "You cannot manage a user whose roles carry permissions you lack: "
-            + ", ".join(sorted(missing))
+async def _check_roles(session: AsyncSession, roles: list[str]) -> None:
+    unknown = set(await unknown_roles(session, roles))
+    if unknown:
+        raise ValidationFailed(
+            f"No such role: {', '.join(sorted(unknown))}.",
+            errors=[
+                FieldError(
+                    field=f"roles.{index}",
+                    location="body",
+                    code="unknown_role",
+                    message=f"No such role '{role}' (see GET /api/v1/roles).",
+                )
+                for index, role in enumerate(roles)
+                if role in unknown
+            ],
         )
 
 
 async def create_user(
     session: AsyncSession, data: UserCreate, *, actor: Principal, settings: Settings
 ) -> User:
-    _ensure_may_grant(actor, list(data.roles))
+    await _check_roles(session, list(data.roles))
+    await ensure_may_grant(session, actor, list(data.roles))
     user = User(
         tenant_id=current_tenant(session),
         email=data.email,
@@ -108,7 +123,8 @@ async def update_user(
     }
     if "roles" in changes:
         new_roles = sorted(set(changes["roles"]))
-        _ensure_may_grant(actor, [*user.roles, *new_roles])
+        await _check_roles(session, new_roles)
+        await ensure_may_grant(session, actor, [*user.roles, *new_roles])
         if "admin" not in new_roles:
             await _ensure_admin_remains(session, user)
         changes["roles"] = new_roles
@@ -132,7 +148,7 @@ async def set_active(
 ) -> User:
     user = await get_user(session, user_id, lock=True)
     check_version(expected_version, user.version)
-    _ensure_may_grant(actor, user.roles)
+    await ensure_may_grant(session, actor, user.roles)
     if user.is_active == active:
         return user
     if not active:
