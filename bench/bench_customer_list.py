@@ -53,10 +53,15 @@ async def _sign_up(client: httpx.AsyncClient) -> dict[str, str]:
             data={"username": "bench@bench.example.com", "password": PASSWORD},
         )
     ).json()["access_token"]
-    return {"tenant_id": created["tenant"]["id"], "token": token}
+    return {
+        "tenant_id": created["tenant"]["id"],
+        "token": token,
+        "owner_id": created["admin_employee_id"],
+        "department_id": created["root_department_id"],
+    }
 
 
-async def _fill(owner_url: str, tenant_id: str, rows: int) -> None:
+async def _fill(owner_url: str, tenant: dict[str, str], rows: int) -> None:
     connection = await asyncpg.connect(owner_url)
     try:
         started = time.perf_counter()
@@ -66,18 +71,21 @@ async def _fill(owner_url: str, tenant_id: str, rows: int) -> None:
             await connection.execute(
                 """
                 INSERT INTO customers (id, tenant_id, code, kind, name, status, tags,
-                    custom, name_key, country, version)
+                    custom, name_key, country, version, owner_id, department_id)
                 SELECT gen_random_uuid(), $1::uuid, 'C' || ($2 + n), 'company',
                        'Customer ' || ($2 + n), 'active', '{}',
                        jsonb_build_object('revenue',
                            to_char(round((random() * 1000000)::numeric, 2), 'FM9999990.00')),
                        'customer' || ($2 + n),
-                       (ARRAY['Germany','USA','China','Brazil'])[1 + (n % 4)], 1
+                       (ARRAY['Germany','USA','China','Brazil'])[1 + (n % 4)], 1,
+                       $4::uuid, $5::uuid
                 FROM generate_series(1, $3) AS n
                 """,
-                tenant_id,
+                tenant["tenant_id"],
                 offset,
                 size,
+                tenant["owner_id"],
+                tenant["department_id"],
             )
             log(
                 f"inserted {offset + size:,} customers ({time.perf_counter() - started:.0f} s)"
@@ -97,6 +105,7 @@ async def _compiled_sql(
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql
 
+    from crm_api.auth.principal import PERMISSIONS, Principal
     from crm_api.customers import repository, service
     from crm_api.customers.models import Customer
     from crm_api.kernel.db import set_tenant
@@ -104,8 +113,15 @@ async def _compiled_sql(
 
     async with app.state.resources.sessionmaker() as session, session.begin():
         await set_tenant(session, uuid.UUID(tenant_id))
+        admin = Principal(
+            tenant_id=uuid.UUID(tenant_id),
+            user_id=None,
+            api_key_id=None,
+            permissions=PERMISSIONS,
+            scopes=dict.fromkeys(PERMISSIONS, "all"),
+        )
         query = await service.list_query(
-            session, params, q=None, sort="-custom.revenue"
+            session, admin, params, q=None, sort="-custom.revenue"
         )
     statement = repository.joined(
         select(Customer, *(key.column for key in query.keys)), query.joins
@@ -139,7 +155,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                     headers=headers,
                 )
                 assert defined.status_code == 201, defined.text
-                await _fill(url, tenant["tenant_id"], args.rows)
+                await _fill(url, tenant, args.rows)
 
                 params = [("custom.revenue[gte]", str(args.threshold))]
                 sql, values = await _compiled_sql(app, tenant["tenant_id"], params)

@@ -232,7 +232,7 @@ def build_sort(
                 field.expression,
                 descending=descending,
                 parse=_cursor_parser(field),
-                nullable=name not in non_null,
+                nullable=name not in non_null and _may_be_null(field),
             )
         )
     if not keys:
@@ -240,6 +240,15 @@ def build_sort(
     descending = keys[0].descending if keys else False
     keys.append(SortKey(id_column, descending=descending, parse=uuid.UUID))
     return keys
+
+
+def _may_be_null(field: FilterField) -> bool:
+    """False only for a NOT NULL column of the listed table itself: a NULLS LAST
+    ordering on it would keep PostgreSQL from reading its index backwards."""
+    if field.join is not None:
+        return True  # an outer-joined value is NULL where the join finds nothing
+    column = getattr(field.expression, "expression", field.expression)
+    return bool(getattr(column, "nullable", True))
 
 
 _CURSOR_TYPES: dict[str, type | tuple[type, ...]] = {

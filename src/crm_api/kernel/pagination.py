@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, false, or_
+from sqlalchemy import ColumnElement, Select, and_, false, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.kernel.errors import ValidationFailed
@@ -104,6 +104,14 @@ def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
 
 def _seek(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in the ordering given by ``keys``."""
+    if all(not k.nullable and k.descending == keys[0].descending for k in keys) and (
+        None not in values
+    ):
+        # One row comparison: PostgreSQL starts an index scan at it, where the
+        # expanded OR form below is only a filter over every row before the cursor.
+        columns = tuple_(*(key.column for key in keys))
+        bound = tuple_(*(bind(value) for value in values))
+        return columns < bound if keys[0].descending else columns > bound
     clauses = []
     for index, key in enumerate(keys):
         equal_prefix = [_equal(keys[i], values[i]) for i in range(index)]

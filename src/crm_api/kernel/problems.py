@@ -20,6 +20,7 @@ from crm_api.kernel.errors import (
     PROBLEM_MEDIA_TYPE,
     AppError,
     BadRequest,
+    Conflict,
     FieldError,
     MethodNotAllowed,
     NotAuthenticated,
@@ -156,9 +157,31 @@ def unexpected_error(exc: Exception) -> AppError:
     return AppError("An unexpected error occurred; it has been logged.")
 
 
-async def _unstorable_text(request: Request, exc: Exception) -> Response:
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+def _still_referenced(exc: DBAPIError) -> Conflict:
+    """A delete refused by a foreign key: other records still point at this one.
+
+    Services check the references they know of; this is the net under the rest (a
+    table added later, a record added meanwhile), so it never becomes a 500.
+    """
+    original = getattr(exc.orig, "__cause__", None) or exc.orig
+    table = getattr(original, "table_name", None) or "other records"
+    logger.warning("request.still_referenced", table=table)
+    return Conflict(
+        f"Other records ({table}) still refer to this one; remove or reassign them "
+        "first.",
+        extra={"referenced_by": table},
+    )
+
+
+async def _database_refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
-    if getattr(exc.orig, "sqlstate", None) not in _UNSTORABLE_TEXT_STATES:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state == _FOREIGN_KEY_VIOLATION:
+        return problem_response(_still_referenced(exc), instance=request.url.path)
+    if state not in _UNSTORABLE_TEXT_STATES:
         raise exc
     return problem_response(
         ValidationFailed(
@@ -173,5 +196,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale)
-    app.add_exception_handler(DBAPIError, _unstorable_text)
+    app.add_exception_handler(DBAPIError, _database_refusal)
     # Anything else is answered by RequestContextMiddleware (see unexpected_error).
