@@ -22,6 +22,8 @@ from crm_api.kernel.problems import install_problem_handlers
 from crm_api.kernel.resources import Resources
 from crm_api.me.router import router as me_router
 from crm_api.organisation.router import departments_router, employees_router
+from crm_api.products.router import router as products_router
+from crm_api.quotes.router import router as quotes_router
 from crm_api.roles.router import router as roles_router
 from crm_api.settings import Settings, get_settings
 from crm_api.tenants.router import router as tenants_router
@@ -37,6 +39,11 @@ The server side of a hosted, multi-tenant CRM.
 `ETag`; send it back as `If-Match` on PATCH and DELETE (412 when stale). POST honours
 `Idempotency-Key`. Numbers in JSON bodies are read as exact decimals; money is a
 decimal string. Times are ISO 8601 with an offset and stored in UTC.
+
+**Money.** A line's net is quantity x unit price x (1 - discount / 100), rounded
+half-up to the currency's minor unit (EUR 0.01, JPY 1); its tax is net x tax rate / 100,
+rounded the same way; a document's totals are the sums of its lines' rounded figures.
+An amount with more decimals than its currency has is refused (422), never rounded.
 
 **Authentication.** `POST /api/v1/auth/token` (OAuth2 password grant: `username` is the
 email) returns a short-lived bearer access token and a rotating refresh token. Servers
@@ -88,6 +95,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "name": "employees",
                 "description": "Employees: department, manager, leaving with handover.",
             },
+            {
+                "name": "products",
+                "description": "The product catalogue: SKU, category, list price.",
+            },
+            {
+                "name": "quotes",
+                "description": "Quotes to customers, kept as numbered revisions: "
+                "drafts are edited, sent revisions are frozen.",
+            },
             {"name": "health", "description": "Liveness, readiness, metrics."},
         ],
         swagger_ui_parameters={"persistAuthorization": True},
@@ -113,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers_router,
         departments_router,
         employees_router,
+        products_router,
+        quotes_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -10,6 +10,8 @@ from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.outbox import OutboxEvent
 from crm_api.organisation.models import Department, Employee
+from crm_api.products.models import Product
+from crm_api.quotes.models import Quote, QuoteLine, QuoteRevision
 from crm_api.roles.models import Role
 from crm_api.tenants.models import Tenant
 from crm_api.users.models import User
@@ -30,6 +32,10 @@ __all__ = [
     "ImportRowError",
     "Interaction",
     "OutboxEvent",
+    "Product",
+    "Quote",
+    "QuoteLine",
+    "QuoteRevision",
     "RefreshToken",
     "Role",
     "Tenant",
