@@ -21,6 +21,8 @@ from crm_api.kernel.openapi_doc import build_openapi
 from crm_api.kernel.problems import install_problem_handlers
 from crm_api.kernel.resources import Resources
 from crm_api.me.router import router as me_router
+from crm_api.orders.router import approvals_router, rules_router
+from crm_api.orders.router import router as orders_router
 from crm_api.organisation.router import departments_router, employees_router
 from crm_api.products.router import router as products_router
 from crm_api.quotes.router import router as quotes_router
@@ -96,6 +98,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Employees: department, manager, leaving with handover.",
             },
             {
+                "name": "orders",
+                "description": "Orders, their lines and their path through the "
+                "state machine.",
+            },
+            {
+                "name": "approvals",
+                "description": "What awaits the caller's approval decision.",
+            },
+            {
+                "name": "approval_rules",
+                "description": "Which orders need approval, and by whom, in levels.",
+            },
+            {
                 "name": "products",
                 "description": "The product catalogue: SKU, category, list price.",
             },
@@ -131,6 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         employees_router,
         products_router,
         quotes_router,
+        orders_router,
+        approvals_router,
+        rules_router,
     ):
         api.include_router(router)
     app.include_router(api)

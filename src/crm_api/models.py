@@ -9,6 +9,13 @@ from crm_api.imports.models import CustomerImport, ImportChunk, ImportRowError
 from crm_api.kernel.db import Base
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.outbox import OutboxEvent
+from crm_api.orders.models import (
+    ApprovalRule,
+    Order,
+    OrderApproval,
+    OrderLine,
+    OrderTransition,
+)
 from crm_api.organisation.models import Department, Employee
 from crm_api.products.models import Product
 from crm_api.quotes.models import Quote, QuoteLine, QuoteRevision
@@ -18,6 +25,7 @@ from crm_api.users.models import User
 
 __all__ = [
     "ApiKey",
+    "ApprovalRule",
     "Base",
     "Contact",
     "CustomAttribute",
@@ -31,6 +39,10 @@ __all__ = [
     "ImportChunk",
     "ImportRowError",
     "Interaction",
+    "Order",
+    "OrderApproval",
+    "OrderLine",
+    "OrderTransition",
     "OutboxEvent",
     "Product",
     "Quote",
