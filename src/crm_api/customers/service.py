@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from crm_api.auth.principal import Principal
-from crm_api.custom_attributes.value_index import CustomValueIndex, indexed_column
+from crm_api.custom_attributes.filters import custom_fields
 from crm_api.custom_attributes.values import (
-    Definitions,
     load_definitions,
     region_of_locale,
 )
@@ -49,56 +46,11 @@ logger = structlog.get_logger(__name__)
 CODE_TAKEN = {"uq_customers_tenant_code": ("code", "Another customer has this code.")}
 RESERVED_PARAMS = frozenset({"limit", "cursor", "sort", "q"})
 _ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
-_CUSTOM_KINDS: dict[str, Any] = {
-    "integer": "number",
-    "decimal": "number",
-    "money": "number",
-    "date": "date",
-    "datetime": "datetime",
-    "boolean": "boolean",
-    "multiselect": "jsonb_array",
-}
 
 
 async def _region(session: AsyncSession) -> str | None:
     tenant = await session.get(Tenant, current_tenant(session))
     return region_of_locale(tenant.locale) if tenant is not None else None
-
-
-def _custom_fields(definitions: Definitions) -> Callable[[str], FilterField | None]:
-    """Resolve ``custom.<key>``; numbers and dates go through the typed value index."""
-    resolved: dict[str, FilterField] = {}
-
-    def resolve(key: str) -> FilterField | None:
-        if key in resolved:
-            return resolved[key]
-        kind = definitions.type_of(key)
-        if kind is None:
-            return None
-        typed_column = indexed_column(kind)
-        if typed_column is None:
-            field = FilterField(
-                definitions.sql_value(Customer.custom, key),
-                _CUSTOM_KINDS.get(kind, "text"),
-            )
-        else:
-            value = aliased(CustomValueIndex, name=f"custom_{key}")
-            field = FilterField(
-                getattr(value, typed_column),
-                _CUSTOM_KINDS[kind],
-                join=(
-                    value,
-                    and_(
-                        value.record_id == Customer.id,
-                        value.entity == "customer",
-                        value.key == key,
-                    ),
-                ),
-            )
-        resolved[key] = field
-        return field
-
-    return resolve
 
 
 @dataclass(frozen=True)
@@ -122,7 +74,10 @@ async def list_query(
     within what ``principal`` may read."""
     definitions = await load_definitions(session, "customer", for_write=False)
     used: dict[str, FilterField] = {}
-    base = resolver(repository.STANDARD_FIELDS, _custom_fields(definitions))
+    base = resolver(
+        repository.STANDARD_FIELDS,
+        custom_fields(definitions, model=Customer, entity="customer"),
+    )
 
     def resolve(name: str) -> FilterField | None:
         field = base(name)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.custom_attributes.filters import lister
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
@@ -22,7 +23,6 @@ from crm_api.kernel.money import fits_currency, minor_units, round_money
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, SortKey, page_of
 from crm_api.products import repository
-from crm_api.products.custom_fields import lister
 from crm_api.products.models import Product
 from crm_api.products.schemas import ProductCreate, ProductRead, ProductUpdate
 from crm_api.tenants.models import Tenant

@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import Principal
+from crm_api.custom_attributes.filters import lister
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers.service import get_visible_customer
 from crm_api.kernel.concurrency import check_version
@@ -44,7 +45,6 @@ from crm_api.kernel.filtering import build_filters, build_sort
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, SortKey, page_of
 from crm_api.organisation.visibility import assign
-from crm_api.products.custom_fields import lister
 from crm_api.quotes import calendar, repository
 from crm_api.quotes.lines import apply_totals, build_lines, copy_line
 from crm_api.quotes.models import (

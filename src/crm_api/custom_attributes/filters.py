@@ -1,9 +1,5 @@
-"""``custom.<key>`` list filters for any entity with a JSONB ``custom`` column.
-
-NOTE: the same resolution as the customer list's (customers/service.py), made
-generic over the model so products and quotes need not copy it; it belongs in
-custom_attributes once customers use it too.
-"""
+"""``custom.<key>`` list filters and sorts for any entity with a JSONB ``custom``
+column: numbers and dates through the typed value index, the rest from the JSON."""
 
 from __future__ import annotations
 
