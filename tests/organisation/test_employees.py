@@ -181,7 +181,10 @@ class TestCreate:
         tenant_a: TenantContext,
         sales: dict[str, Any],
     ) -> None:
-        _, manager_headers = await add_user(client, tenant_a, roles=["manager"])
+        # The manager works in Sales: hiring there is within their scope.
+        _, manager_headers = await add_user(
+            client, tenant_a, roles=["manager"], department_id=sales["id"]
+        )
         _, sales_headers = await add_user(client, tenant_a, roles=["sales"])
         body = {"department_id": sales["id"], "name": "Nancy"}
 

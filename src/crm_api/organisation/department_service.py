@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
 from crm_api.kernel.errors import (
-    BusinessRuleViolated,
     Conflict,
     FieldError,
     NotFound,
@@ -34,9 +34,15 @@ from crm_api.organisation.schemas import (
     DepartmentNode,
     DepartmentUpdate,
 )
+from crm_api.organisation.visibility import (
+    departments_within,
+    ensure_department_within,
+    ensure_employee_within,
+)
 
 logger = structlog.get_logger(__name__)
 
+WRITE = "departments:write"
 NAME_TAKEN = {
     "uq_departments_sibling_name": (
         "name",
@@ -58,9 +64,11 @@ async def _referenced(
     return department
 
 
-async def active_head(session: AsyncSession, employee_id: uuid.UUID) -> Employee:
-    """An active employee of the tenant, held until commit so they cannot leave
-    meanwhile (leaving hands their departments over)."""
+async def active_head(
+    session: AsyncSession, employee_id: uuid.UUID, *, actor: Principal
+) -> Employee:
+    """An active employee of the tenant within the actor's scope, held until commit
+    so they cannot leave meanwhile (leaving hands their departments over)."""
     employee = await repository.employee(session, employee_id, share=True)
     if employee is None:
         raise _missing("head_employee_id", "No such employee.")
@@ -70,6 +78,9 @@ async def active_head(session: AsyncSession, employee_id: uuid.UUID) -> Employee
             "This employee has left and cannot head a department.",
             code="employee_left",
         )
+    await ensure_employee_within(
+        session, actor, WRITE, employee, field="head_employee_id"
+    )
     return employee
 
 
@@ -126,8 +137,12 @@ async def subtree(session: AsyncSession, department_id: uuid.UUID) -> Department
 
 
 async def create_department(
-    session: AsyncSession, data: DepartmentCreate
+    session: AsyncSession, data: DepartmentCreate, *, actor: Principal
 ) -> Department:
+    """Create a department; outside an ``all`` scope only inside one's own subtree."""
+    await ensure_department_within(
+        session, actor, WRITE, data.parent_id, field="parent_id"
+    )
     await repository.lock_tree(session)
     path_above: list[uuid.UUID] = []
     if data.parent_id is not None:
@@ -136,7 +151,7 @@ async def create_department(
         )
         path_above = list(parent.path)
     if data.head_employee_id is not None:
-        await active_head(session, data.head_employee_id)
+        await active_head(session, data.head_employee_id, actor=actor)
     position = data.position
     if position is None:
         position = await repository.next_position(session, data.parent_id)
@@ -219,16 +234,21 @@ async def update_department(
     department_id: uuid.UUID,
     data: DepartmentUpdate,
     *,
+    actor: Principal,
     expected_version: int | None,
 ) -> Department:
     changes = data.model_dump(exclude_unset=True)
     for required in ("name", "position"):
         if required in changes and changes[required] is None:
-            raise BusinessRuleViolated(f"'{required}' cannot be null.")
+            raise ValidationFailed.single(
+                required, f"'{required}' cannot be null.", code="required"
+            )
     if "parent_id" in changes:
         # Before reading the row: the path read below must be the one we rewrite.
         await repository.lock_tree(session)
-    department = await repository.department(session, department_id, lock=True)
+    department = await repository.department(
+        session, department_id, lock=True, within=departments_within(actor, WRITE)
+    )
     if department is None:
         raise NotFound("No such department.")
     check_version(expected_version, department.version)
@@ -236,8 +256,11 @@ async def update_department(
     old_parent_id, old_depth = department.parent_id, len(department.path)
     new_parent_id = changes.pop("parent_id", old_parent_id)
     if changes.get("head_employee_id") is not None:
-        await active_head(session, changes["head_employee_id"])
+        await active_head(session, changes["head_employee_id"], actor=actor)
     if new_parent_id != old_parent_id:
+        await ensure_department_within(
+            session, actor, WRITE, new_parent_id, field="parent_id"
+        )
         await _place(
             session, department, new_parent_id, position=changes.pop("position", None)
         )
@@ -278,6 +301,7 @@ async def delete_department(
     session: AsyncSession,
     department_id: uuid.UUID,
     *,
+    actor: Principal,
     handover_to: uuid.UUID | None,
     expected_version: int | None,
 ) -> None:
@@ -287,10 +311,16 @@ async def delete_department(
     employees (and registered records) into it, in the same transaction.
     """
     await repository.lock_tree(session)
-    department = await repository.department(session, department_id, lock=True)
+    department = await repository.department(
+        session, department_id, lock=True, within=departments_within(actor, WRITE)
+    )
     if department is None:
         raise NotFound("No such department.")
     check_version(expected_version, department.version)
+    if handover_to is not None:
+        await ensure_department_within(
+            session, actor, WRITE, handover_to, field="handover_to", location="query"
+        )
 
     if handover_to is None:
         await _ensure_empty(session, department)

@@ -14,11 +14,11 @@ import structlog
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import Principal
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
 from crm_api.kernel.errors import (
-    BusinessRuleViolated,
     Conflict,
     FieldError,
     NotFound,
@@ -31,9 +31,16 @@ from crm_api.kernel.pagination import PageParams, page_of
 from crm_api.organisation import repository
 from crm_api.organisation.models import Employee
 from crm_api.organisation.schemas import EmployeeCreate, EmployeeUpdate
+from crm_api.organisation.visibility import (
+    employees_within,
+    ensure_department_within,
+    ensure_employee_within,
+)
 from crm_api.users import repository as users
 
 logger = structlog.get_logger(__name__)
+
+WRITE = "employees:write"
 
 USER_LINKED = {
     "uq_employees_user_id": (
@@ -47,22 +54,28 @@ def _missing(field: str, message: str, *, location: str = "body") -> ValidationF
     return ValidationFailed.single(field, message, code="not_found", location=location)
 
 
-async def _department(session: AsyncSession, department_id: uuid.UUID) -> None:
+async def _department(
+    session: AsyncSession, department_id: uuid.UUID, *, actor: Principal
+) -> None:
     # Shared lock: a department cannot be deleted while an employee joins it.
     if await repository.department(session, department_id, share=True) is None:
         raise _missing("department_id", "No such department.")
+    await ensure_department_within(
+        session, actor, WRITE, department_id, field="department_id"
+    )
 
 
 async def _active_colleague(
     session: AsyncSession,
     employee_id: uuid.UUID,
     *,
+    actor: Principal,
     field: str,
     location: str = "body",
     lock: bool = False,
 ) -> Employee:
-    """An active employee of the tenant, held (shared, or exclusively with ``lock``)
-    until commit so they cannot leave meanwhile."""
+    """An active employee of the tenant within the actor's scope, held (shared, or
+    exclusively with ``lock``) until commit so they cannot leave meanwhile."""
     colleague = await repository.employee(
         session, employee_id, lock=lock, share=not lock
     )
@@ -75,10 +88,25 @@ async def _active_colleague(
             code="employee_left",
             location=location,
         )
+    await ensure_employee_within(
+        session, actor, WRITE, colleague, field=field, location=location
+    )
     return colleague
 
 
-async def _user(session: AsyncSession, user_id: uuid.UUID) -> None:
+def _ensure_links_accounts(actor: Principal) -> None:
+    # Linking an account decides whose records its user sees: only for those who
+    # manage every employee.
+    if actor.scope(WRITE) != "all":
+        raise ValidationFailed.single(
+            "user_id",
+            "Only someone who manages every employee links or unlinks user accounts.",
+            code="outside_scope",
+        )
+
+
+async def _user(session: AsyncSession, user_id: uuid.UUID, *, actor: Principal) -> None:
+    _ensure_links_accounts(actor)
     # Row-level security hides other tenants' users: they read as missing.
     # NOTE: unlike departments and managers, the database does not pin user_id to the
     # same tenant (that needs a unique (tenant_id, id) on users for a composite key);
@@ -107,12 +135,12 @@ async def _cycle_error(
 
 
 async def _check_manager(
-    session: AsyncSession, employee: Employee, manager_id: uuid.UUID
+    session: AsyncSession, employee: Employee, manager_id: uuid.UUID, actor: Principal
 ) -> None:
     """``manager_id`` may manage ``employee``: active, and not below them."""
     if manager_id == employee.id:
         raise await _cycle_error(session, [employee.id] * 2, "manager_id")
-    await _active_colleague(session, manager_id, field="manager_id")
+    await _active_colleague(session, manager_id, actor=actor, field="manager_id")
     chain = await repository.manager_chain(session, manager_id)
     if employee.id in chain:
         loop = [employee.id, *chain[: chain.index(employee.id) + 1]]
@@ -153,15 +181,20 @@ async def list_employees(
     return page_of(rows, lambda employee: (employee.id,), params)
 
 
-async def create_employee(session: AsyncSession, data: EmployeeCreate) -> Employee:
+async def create_employee(
+    session: AsyncSession, data: EmployeeCreate, *, actor: Principal
+) -> Employee:
+    """Hire someone; outside an ``all`` scope only into one's own subtree."""
     definitions = await load_definitions(session, "employee")
     custom = definitions.validate_create(data.custom)
-    await _department(session, data.department_id)
+    await _department(session, data.department_id, actor=actor)
     # A new employee has no reports yet, so no manager can close a cycle through them.
     if data.manager_id is not None:
-        await _active_colleague(session, data.manager_id, field="manager_id")
+        await _active_colleague(
+            session, data.manager_id, actor=actor, field="manager_id"
+        )
     if data.user_id is not None:
-        await _user(session, data.user_id)
+        await _user(session, data.user_id, actor=actor)
 
     employee = Employee(
         id=new_id(),
@@ -187,15 +220,20 @@ async def update_employee(
     employee_id: uuid.UUID,
     data: EmployeeUpdate,
     *,
+    actor: Principal,
     expected_version: int | None,
 ) -> Employee:
     changes = data.model_dump(exclude_unset=True)
     for required in ("department_id", "name"):
         if required in changes and changes[required] is None:
-            raise BusinessRuleViolated(f"'{required}' cannot be null.")
+            raise ValidationFailed.single(
+                required, f"'{required}' cannot be null.", code="required"
+            )
     if changes.get("manager_id") is not None:
         await repository.lock_reporting_lines(session)
-    employee = await repository.employee(session, employee_id, lock=True)
+    employee = await repository.employee(
+        session, employee_id, lock=True, within=employees_within(actor, WRITE)
+    )
     if employee is None:
         raise NotFound("No such employee.")
     check_version(expected_version, employee.version)
@@ -206,11 +244,14 @@ async def update_employee(
             employee.custom, changes["custom"] or {}
         )
     if changes.get("department_id") not in (None, employee.department_id):
-        await _department(session, changes["department_id"])
+        await _department(session, changes["department_id"], actor=actor)
     if changes.get("manager_id") not in (None, employee.manager_id):
-        await _check_manager(session, employee, changes["manager_id"])
-    if changes.get("user_id") not in (None, employee.user_id):
-        await _user(session, changes["user_id"])
+        await _check_manager(session, employee, changes["manager_id"], actor)
+    if "user_id" in changes and changes["user_id"] != employee.user_id:
+        if changes["user_id"] is None:
+            _ensure_links_accounts(actor)
+        else:
+            await _user(session, changes["user_id"], actor=actor)
     for field, value in changes.items():
         setattr(employee, field, value)
     await flush_or_conflict(session, USER_LINKED)
@@ -227,6 +268,7 @@ async def leave(
     session: AsyncSession,
     employee_id: uuid.UUID,
     *,
+    actor: Principal,
     handover_to: uuid.UUID,
     expected_version: int | None,
 ) -> tuple[Employee, dict[str, int]]:
@@ -246,14 +288,16 @@ async def leave(
     first, second = sorted((employee_id, handover_to))
     locked = {first: await repository.employee(session, first, lock=True)}
     locked[second] = await repository.employee(session, second, lock=True)
-    leaver = locked[employee_id]
+    leaver = await repository.employee(
+        session, employee_id, within=employees_within(actor, WRITE)
+    )
     if leaver is None:
         raise NotFound("No such employee.")
     check_version(expected_version, leaver.version)
     if leaver.status == "left":
         raise Conflict(f"{leaver.name} has already left.")
     colleague = await _active_colleague(
-        session, handover_to, field="handover_to", lock=True
+        session, handover_to, actor=actor, field="handover_to", lock=True
     )
 
     chain = await repository.manager_chain(session, colleague.id)
@@ -301,16 +345,24 @@ async def leave(
 
 
 async def delete_employee(
-    session: AsyncSession, employee_id: uuid.UUID, *, expected_version: int | None
+    session: AsyncSession,
+    employee_id: uuid.UUID,
+    *,
+    actor: Principal,
+    expected_version: int | None,
 ) -> None:
-    """Delete an employee who left no trace: no reports, no departments headed, no
-    user account, no records. Anyone else is marked as left instead."""
-    employee = await repository.employee(session, employee_id, lock=True)
+    """Delete an employee who left no trace: still active, no reports, no
+    departments headed, no user account, no records. Anyone else is marked as left
+    instead (and someone who has left stays, with their history)."""
+    employee = await repository.employee(
+        session, employee_id, lock=True, within=employees_within(actor, WRITE)
+    )
     if employee is None:
         raise NotFound("No such employee.")
     check_version(expected_version, employee.version)
 
     history = {
+        "left": int(employee.status == "left"),
         "reports": await repository.count_reports(session, employee.id),
         "departments_headed": await repository.count_headed(session, employee.id),
         "user_account": int(employee.user_id is not None),

@@ -72,13 +72,17 @@ async def department(
     *,
     lock: bool = False,
     share: bool = False,
+    within: ColumnElement[bool] | None = None,
 ) -> Department | None:
     """One department, fresh from the database.
 
     ``lock`` holds the row until commit (writers take turns); ``share`` only keeps it
-    from being deleted or changed meanwhile.
+    from being deleted or changed meanwhile. ``within`` (a caller's scope) makes a
+    department outside it read as missing.
     """
     statement = select(Department).where(Department.id == department_id)
+    if within is not None:
+        statement = statement.where(within)
     if lock:
         statement = statement.with_for_update()
     elif share:
@@ -218,9 +222,13 @@ async def employee(
     *,
     lock: bool = False,
     share: bool = False,
+    within: ColumnElement[bool] | None = None,
 ) -> Employee | None:
-    """One employee, fresh from the database; ``lock``/``share`` as for departments."""
+    """One employee, fresh from the database; ``lock``/``share``/``within`` as for
+    departments."""
     statement = select(Employee).where(Employee.id == employee_id)
+    if within is not None:
+        statement = statement.where(within)
     if lock:
         statement = statement.with_for_update()
     elif share:

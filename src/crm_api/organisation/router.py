@@ -50,11 +50,11 @@ Paging = Annotated[PageParams, Depends(page_params)]
 async def create_department(
     data: DepartmentCreate,
     session: Session,
-    _: CanWriteDepartments,
+    actor: CanWriteDepartments,
     response: Response,
 ) -> DepartmentRead:
     """Create a department, at the top or under another one."""
-    department = await department_service.create_department(session, data)
+    department = await department_service.create_department(session, data, actor=actor)
 
     set_etag(response, department.version)
     response.headers["Location"] = f"/api/v1/departments/{department.id}"
@@ -114,13 +114,13 @@ async def update_department(
     department_id: uuid.UUID,
     data: DepartmentUpdate,
     session: Session,
-    _: CanWriteDepartments,
+    actor: CanWriteDepartments,
     expected_version: IfMatch,
     response: Response,
 ) -> DepartmentRead:
     """Rename a department, change its head, or move it (with its subtree)."""
     department = await department_service.update_department(
-        session, department_id, data, expected_version=expected_version
+        session, department_id, data, actor=actor, expected_version=expected_version
     )
 
     set_etag(response, department.version)
@@ -135,7 +135,7 @@ async def update_department(
 async def delete_department(
     department_id: uuid.UUID,
     session: Session,
-    _: CanWriteDepartments,
+    actor: CanWriteDepartments,
     expected_version: IfMatch,
     handover_to: Annotated[
         uuid.UUID | None,
@@ -149,6 +149,7 @@ async def delete_department(
     await department_service.delete_department(
         session,
         department_id,
+        actor=actor,
         handover_to=handover_to,
         expected_version=expected_version,
     )
@@ -163,11 +164,11 @@ async def delete_department(
 async def create_employee(
     data: EmployeeCreate,
     session: Session,
-    _: CanWriteEmployees,
+    actor: CanWriteEmployees,
     response: Response,
 ) -> EmployeeRead:
     """Add an employee to a department."""
-    employee = await employee_service.create_employee(session, data)
+    employee = await employee_service.create_employee(session, data, actor=actor)
 
     set_etag(response, employee.version)
     response.headers["Location"] = f"/api/v1/employees/{employee.id}"
@@ -222,13 +223,13 @@ async def update_employee(
     employee_id: uuid.UUID,
     data: EmployeeUpdate,
     session: Session,
-    _: CanWriteEmployees,
+    actor: CanWriteEmployees,
     expected_version: IfMatch,
     response: Response,
 ) -> EmployeeRead:
     """Change an employee; `custom` merges key by key and null removes a key."""
     employee = await employee_service.update_employee(
-        session, employee_id, data, expected_version=expected_version
+        session, employee_id, data, actor=actor, expected_version=expected_version
     )
 
     set_etag(response, employee.version)
@@ -243,12 +244,12 @@ async def update_employee(
 async def delete_employee(
     employee_id: uuid.UUID,
     session: Session,
-    _: CanWriteEmployees,
+    actor: CanWriteEmployees,
     expected_version: IfMatch,
 ) -> None:
     """Delete an employee without history (mistakes); others leave instead."""
     await employee_service.delete_employee(
-        session, employee_id, expected_version=expected_version
+        session, employee_id, actor=actor, expected_version=expected_version
     )
 
 
@@ -259,7 +260,7 @@ async def leave(
     employee_id: uuid.UUID,
     data: LeaveRequest,
     session: Session,
-    _: CanWriteEmployees,
+    actor: CanWriteEmployees,
     expected_version: IfMatch,
     response: Response,
 ) -> LeaveRead:
@@ -267,6 +268,7 @@ async def leave(
     employee, moved = await employee_service.leave(
         session,
         employee_id,
+        actor=actor,
         handover_to=data.handover_to,
         expected_version=expected_version,
     )

@@ -44,6 +44,84 @@ def visible(
     return or_(mine, department.in_(repository.subtree_ids(principal.department_id)))
 
 
+def employees_within(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """Employees ``principal`` may act on with ``permission``: themselves, and with a
+    department scope everyone in their department's subtree."""
+    return visible(
+        principal, permission, owner=Employee.id, department=Employee.department_id
+    )
+
+
+def departments_within(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """Departments ``principal`` may act on: with a department scope, their own
+    department and every one below it; nothing with ``own``."""
+    scope = principal.scope(permission)
+    if scope == "all":
+        return true()
+    if scope != "department" or principal.department_id is None:
+        return false()
+    return Department.id.in_(repository.subtree_ids(principal.department_id))
+
+
+async def ensure_department_within(
+    session: AsyncSession,
+    principal: Principal,
+    permission: str,
+    department_id: uuid.UUID | None,
+    *,
+    field: str,
+    location: str = "body",
+) -> None:
+    """422 unless ``department_id`` lies within the caller's scope (None, the top of
+    the tree, only for an ``all`` scope)."""
+    scope = principal.scope(permission)
+    if scope == "all":
+        return
+    root = principal.department_id
+    if (
+        scope == "department"
+        and root is not None
+        and department_id is not None
+        and await _in_subtree(session, root, department_id)
+    ):
+        return
+    raise ValidationFailed.single(
+        field,
+        "That department is outside your department's subtree.",
+        code="outside_scope",
+        location=location,
+    )
+
+
+async def ensure_employee_within(
+    session: AsyncSession,
+    principal: Principal,
+    permission: str,
+    employee: Employee,
+    *,
+    field: str,
+    location: str = "body",
+) -> None:
+    """422 unless ``employee`` is the caller or (department scope) works in the
+    caller's subtree."""
+    scope = principal.scope(permission)
+    if scope == "all" or employee.id == principal.employee_id:
+        return
+    root = principal.department_id
+    if (
+        scope == "department"
+        and root is not None
+        and await _in_subtree(session, root, employee.department_id)
+    ):
+        return
+    raise ValidationFailed.single(
+        field,
+        f"{employee.name} works outside your department's subtree.",
+        code="outside_scope",
+        location=location,
+    )
+
+
 def _refused(field: str, message: str, code: str) -> ValidationFailed:
     return ValidationFailed.single(field, message, code=code)
 

@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.passwords import hash_password
+from crm_api.auth.principal import PERMISSIONS, Principal
 from crm_api.custom_attributes import service as custom_attributes
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import set_tenant
@@ -54,7 +55,16 @@ async def sign_up(
     )
     # The organisation starts as one department, the tenant itself, headed by the
     # admin's employee record: the admin owns what they create from the first call.
-    root = await create_department(session, DepartmentCreate(name=tenant.name))
+    founder = Principal(
+        tenant_id=tenant_id,
+        user_id=admin.id,
+        api_key_id=None,
+        permissions=PERMISSIONS,
+        scopes=dict.fromkeys(PERMISSIONS, "all"),
+    )
+    root = await create_department(
+        session, DepartmentCreate(name=tenant.name), actor=founder
+    )
     employee = await create_employee(
         session,
         EmployeeCreate(
@@ -63,6 +73,7 @@ async def sign_up(
             email=admin.email,
             user_id=admin.id,
         ),
+        actor=founder,
     )
     root.head_employee_id = employee.id
     await session.flush()
