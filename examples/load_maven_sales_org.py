@@ -3,8 +3,9 @@
 The sample (``../shared/data/maven-crm``) has 35 sales agents under 6 managers in 3
 regional offices, 85 accounts and 8,800 deals. Through the API this builds:
 
-- a ``Sales`` department under the admin's department (the tenant's root), headed by a vice president of
-  sales (an employee made up for the example: the data names none);
+- a ``Sales`` department under the admin's department (the tenant's root), headed by
+  a vice president of sales (an employee made up for the example: the data names
+  none);
 - one department per regional office under ``Sales``, headed by the office's first
   manager (by name); every manager and agent sits in their office, agents report to
   their manager, managers to the vice president;
@@ -16,7 +17,12 @@ With ``--logins`` it also gives one agent, one manager and the vice president a 
 account (roles sales, manager and manager), so that signing in as each shows what
 their visibility scope lets them see.
 
-Usage (the API running, e.g. ``python3 dev.py serve``)::
+It loads a tenant once: a tenant that already has a ``Sales`` department under the
+admin's department is left alone (exit code 1). Any refusal by the API ends the run
+with a one-line message and exit code 1, not a traceback.
+
+Usage (the API running, e.g. ``python3 dev.py serve``; the password is asked for
+unless ``--password`` is given, and ``--api`` defaults to http://127.0.0.1:8000)::
 
     .venv/bin/python examples/load_maven_sales_org.py \\
         --api http://127.0.0.1:8000 --email ada@acme.example.com --logins
@@ -28,6 +34,7 @@ import argparse
 import asyncio
 import csv
 import getpass
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +44,44 @@ import httpx
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
 VICE_PRESIDENT = "Vera Vice"
-LOGIN_PASSWORD = "maven sample password"
+LOGIN_PASSWORD = "maven sample password"  # noqa: S105 - the documented sample sign-in
+SALES = "Sales"
+
+
+class LoadError(Exception):
+    """Why the load stopped, in one line for the command line."""
+
+
+class AlreadyLoaded(LoadError):
+    """The tenant already has the sample's ``Sales`` department."""
+
+
+class ApiRefused(LoadError):
+    """The API answered a request with an error."""
+
+    @classmethod
+    def of(cls, method: str, path: str, response: httpx.Response) -> ApiRefused:
+        return cls(f"{method} {path} -> {response.status_code}: {_reason(response)}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _reason(response: httpx.Response) -> str:
+    """The problem's detail and first field error, or the start of the body."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return _one_line(response.text or response.reason_phrase)
+    if not isinstance(problem, dict):
+        return _one_line(response.text)
+    reason = str(problem.get("detail") or problem.get("title") or response.text)
+    errors = problem.get("errors") or []
+    if errors and isinstance(errors[0], dict):
+        reason += f" ({errors[0].get('field')}: {errors[0].get('message')})"
+    return _one_line(reason)
 
 
 @dataclass
@@ -73,7 +117,19 @@ async def _post(
 ) -> dict[str, Any]:
     response = await client.post(path, json=body, headers=headers)
     if response.status_code != 201:
-        raise RuntimeError(f"POST {path} -> {response.status_code}: {response.text}")
+        raise ApiRefused.of("POST", path, response)
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    response = await client.get(path, params=params, headers=headers)
+    if response.status_code != 200:
+        raise ApiRefused.of("GET", path, response)
     return response.json()  # type: ignore[no-any-return]
 
 
@@ -81,12 +137,32 @@ async def _callers_department(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> str:
     """The admin's own department: the tenant's root right after sign-up."""
-    response = await client.get("/api/v1/me", headers=headers)
-    response.raise_for_status()
-    department = response.json()["department_id"]
+    department = (await _get(client, "/api/v1/me", headers))["department_id"]
     if department is None:
-        raise RuntimeError("The admin is not linked to an employee.")
+        raise LoadError(
+            "The admin is not linked to an employee; sign in as the admin who "
+            "signed the tenant up."
+        )
     return str(department)
+
+
+async def _refuse_if_loaded(
+    client: httpx.AsyncClient, headers: dict[str, str], root: str
+) -> None:
+    """Stop before writing anything if ``Sales`` already sits under ``root``."""
+    params: dict[str, Any] = {"parent_id": root, "limit": 200}
+    while True:
+        page = await _get(client, "/api/v1/departments", headers, params)
+        for department in page["items"]:
+            if department["name"].casefold() == SALES.casefold():
+                raise AlreadyLoaded(
+                    f"This tenant already has a '{department['name']}' department "
+                    f"({department['id']}) under the admin's department: the Maven "
+                    "sample is loaded once per tenant; load it into a new tenant."
+                )
+        if page["next_cursor"] is None:
+            return
+        params["cursor"] = page["next_cursor"]
 
 
 async def load(
@@ -98,8 +174,9 @@ async def load(
     owners = owners_of_accounts(read_rows(data / "sales_pipeline.csv"))
 
     root = await _callers_department(client, headers)
+    await _refuse_if_loaded(client, headers, root)
     sales = await _post(
-        client, "/api/v1/departments", {"name": "Sales", "parent_id": root}, headers
+        client, "/api/v1/departments", {"name": SALES, "parent_id": root}, headers
     )
     loaded = Loaded(sales_department=sales["id"])
     vice_president = await _post(
@@ -191,7 +268,7 @@ async def _patch(
 ) -> None:
     response = await client.patch(path, json=body, headers=headers)
     if response.status_code != 200:
-        raise RuntimeError(f"PATCH {path} -> {response.status_code}: {response.text}")
+        raise ApiRefused.of("PATCH", path, response)
 
 
 async def add_login(
@@ -224,13 +301,19 @@ async def add_login(
     return user
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _load_all(
+    args: argparse.Namespace, transport: httpx.AsyncBaseTransport | None
+) -> None:
     password = args.password or getpass.getpass(f"Password for {args.email}: ")
-    async with httpx.AsyncClient(base_url=args.api, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=args.api, timeout=60, transport=transport
+    ) as client:
+        path = "/api/v1/auth/token"
         token = await client.post(
-            "/api/v1/auth/token", data={"username": args.email, "password": password}
+            path, data={"username": args.email, "password": password}
         )
-        token.raise_for_status()
+        if token.status_code != 200:
+            raise ApiRefused.of("POST", path, token)
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         loaded = await load(client, headers, Path(args.data))
         print(  # noqa: T201 - a command-line example
@@ -249,9 +332,31 @@ async def _main(args: argparse.Namespace) -> None:
                 print(f"sign in as {email} / {LOGIN_PASSWORD!r}")  # noqa: T201
 
 
-def main() -> None:
+async def run(
+    args: argparse.Namespace, *, transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """Load as ``args`` say; the exit code (1 with a one-line message on stderr)."""
+    try:
+        await _load_all(args, transport)
+    except LoadError as error:
+        message = str(error)
+    except httpx.HTTPError as error:
+        message = f"Cannot talk to the API at {args.api}: {error!r}"
+    except OSError as error:  # the data files
+        message = str(error)
+    else:
+        return 0
+    print(f"load_maven_sales_org: {_one_line(message, 500)}", file=sys.stderr)  # noqa: T201
+    return 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--api", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--api",
+        default="http://127.0.0.1:8000",
+        help="The API's base URL (default: %(default)s).",
+    )
     parser.add_argument("--email", required=True, help="An admin of the tenant.")
     parser.add_argument("--password", help="Asked for when omitted.")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -260,7 +365,11 @@ def main() -> None:
         action="store_true",
         help="Sign-ins for an agent, a manager, the VP.",
     )
-    asyncio.run(_main(parser.parse_args()))
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    sys.exit(asyncio.run(run(parse_args())))
 
 
 if __name__ == "__main__":

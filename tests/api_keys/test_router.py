@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.fixtures.api import TenantContext, add_user
 
@@ -263,3 +264,102 @@ class TestActsForItsCreator:
         assert replay.json()["key"] is None
         assert replay.json()["id"] == first.json()["id"]
         assert b"crm_" not in stored
+
+
+async def _integrator(
+    client: httpx.AsyncClient, ctx: TenantContext, scope: str
+) -> tuple[dict[str, object], dict[str, str]]:
+    """A user whose only role holds api_keys:read/write (and users:read) at ``scope``."""
+    role = await client.post(
+        "/api/v1/roles",
+        json={
+            "key": f"integrator_{scope}",
+            "name": "Integrator",
+            "permissions": ["api_keys:read", "api_keys:write", "users:read"],
+            "scope": scope,
+        },
+        headers=ctx.headers,
+    )
+    assert role.status_code == 201, role.text
+    return await add_user(client, ctx, roles=[f"integrator_{scope}"])
+
+
+class TestScope:
+    """Below an `all` scope one reaches only the keys one created."""
+
+    @pytest.mark.parametrize("scope", ["own", "department"])
+    async def test_a_narrower_scope_lists_reads_and_revokes_only_ones_own_keys(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, scope: str
+    ) -> None:
+        admins = await _create_key(client, tenant_a, ["users:read"])
+        user, headers = await _integrator(client, tenant_a, scope)
+        created = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "mine", "scopes": ["users:read"]},
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        mine = created.json()
+        theirs = f"/api/v1/api-keys/{admins['id']}"
+
+        listed = await client.get("/api/v1/api-keys", headers=headers)
+        read = await client.get(theirs, headers=headers)
+        revoke = await client.delete(theirs, headers=headers)
+        still_works = await client.get(
+            "/api/v1/users", headers={"X-API-Key": str(admins["key"])}
+        )
+        own = await client.delete(f"/api/v1/api-keys/{mine['id']}", headers=headers)
+
+        assert [k["id"] for k in listed.json()["items"]] == [mine["id"]]
+        assert mine["created_by"] == user["id"]
+        assert (read.status_code, revoke.status_code) == (404, 404)
+        assert still_works.status_code == 200
+        assert own.status_code == 204
+
+    async def test_an_all_scope_reaches_every_key(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        _, headers = await _integrator(client, tenant_a, "own")
+        theirs = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "theirs", "scopes": ["users:read"]},
+            headers=headers,
+        )
+        path = f"/api/v1/api-keys/{theirs.json()['id']}"
+
+        listed = await client.get("/api/v1/api-keys", headers=tenant_a.headers)
+        read = await client.get(path, headers=tenant_a.headers)
+        revoke = await client.delete(path, headers=tenant_a.headers)
+
+        assert [k["id"] for k in listed.json()["items"]] == [theirs.json()["id"]]
+        assert (read.status_code, revoke.status_code) == (200, 204)
+
+    async def test_a_key_made_with_a_key_acts_for_the_same_user(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        maker = await _create_key(client, tenant_a, ["api_keys:write", "users:read"])
+
+        made = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "made", "scopes": ["users:read"]},
+            headers={"X-API-Key": str(maker["key"])},
+        )
+        used = await client.get(
+            "/api/v1/users", headers={"X-API-Key": made.json()["key"]}
+        )
+
+        assert made.status_code == 201, made.text
+        assert made.json()["created_by"] == tenant_a.admin["id"]
+        assert used.status_code == 200
+
+    async def test_a_scope_with_surrounding_spaces_is_422(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        response = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "x", "scopes": ["users:read", " users:read"]},
+            headers=tenant_a.headers,
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "scopes.1"

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from tests.fixtures.api import TenantContext, sign_in
+from tests.fixtures.api import PASSWORD, TenantContext, add_user, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "maven-crm"
@@ -162,3 +163,98 @@ class TestMavenSalesOrganisation:
 
         assert await _visible_names(client, headers) == every
         assert await _visible_names(client, tenant_a.headers) == every
+
+
+async def _count(client: httpx.AsyncClient, ctx: TenantContext, path: str) -> int:
+    total, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.get(path, params=params, headers=ctx.headers)
+        assert response.status_code == 200, response.text
+        total += len(response.json()["items"])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return total
+
+
+class TestRunningTheLoaderAgain:
+    async def test_a_second_load_stops_before_writing_anything(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, maven: Any
+    ) -> None:
+        loader, _ = maven
+        departments = await _count(client, tenant_a, "/api/v1/departments")
+        employees = await _count(client, tenant_a, "/api/v1/employees")
+
+        with pytest.raises(loader.AlreadyLoaded, match="already has a 'Sales'"):
+            await loader.load(client, tenant_a.headers, DATA)
+
+        assert await _count(client, tenant_a, "/api/v1/departments") == departments
+        assert await _count(client, tenant_a, "/api/v1/employees") == employees
+
+    async def test_a_second_run_ends_with_one_line_and_exit_code_1(
+        self,
+        app: FastAPI,
+        tenant_a: TenantContext,
+        maven: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        loader, _ = maven
+        args = _arguments(loader, tenant_a.admin["email"], PASSWORD)
+
+        code = await loader.run(args, transport=_transport(app))
+
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.count("\n") == 1
+        assert "already has a 'Sales' department" in err
+        assert "Traceback" not in err
+
+
+class TestApiErrors:
+    async def test_a_refused_sign_in_is_one_line_not_a_traceback(
+        self,
+        app: FastAPI,
+        tenant_a: TenantContext,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        loader = _loader()
+        args = _arguments(loader, tenant_a.admin["email"], "not the password")
+
+        code = await loader.run(args, transport=_transport(app))
+
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.count("\n") == 1
+        assert "POST /api/v1/auth/token -> 401" in err
+
+    async def test_a_refused_request_midway_is_one_line_naming_it(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        tenant_a: TenantContext,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _rows("sales_teams.csv")  # skip early without the data
+        loader = _loader()
+        agent, _ = await add_user(client, tenant_a, roles=["sales"])
+        args = _arguments(loader, agent["email"], PASSWORD)
+
+        code = await loader.run(args, transport=_transport(app))
+
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.count("\n") == 1
+        assert "POST /api/v1/departments -> 403: " in err
+        assert "departments:write" in err
+
+
+def _arguments(loader: ModuleType, email: str, password: str) -> Any:
+    """The loader's command line against the app under test."""
+    argv = ["--api", "http://test", "--email", email, "--password", password]
+    return loader.parse_args([*argv, "--data", str(DATA)])
+
+
+def _transport(app: FastAPI) -> httpx.AsyncBaseTransport:
+    return httpx.ASGITransport(app=app, raise_app_exceptions=False)

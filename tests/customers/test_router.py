@@ -20,6 +20,20 @@ async def _names(
     return [c["name"] for c in response.json()["items"]]
 
 
+def _names_the_null(response: httpx.Response, field: str) -> None:
+    """The 422 a null for a required field answers: a validation problem at it."""
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:crm-api:problem:validation-error"
+    assert response.json()["errors"] == [
+        {
+            "field": field,
+            "location": "body",
+            "code": "required",
+            "message": f"'{field}' cannot be null.",
+        }
+    ]
+
+
 class TestCreate:
     async def test_creates_with_address_tags_and_generated_code(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
@@ -367,19 +381,55 @@ class TestUpdate:
         assert response.status_code == 422
         assert response.json()["errors"][0]["code"] == "unknown_field"
 
-    async def test_name_cannot_be_nulled(
+    @pytest.mark.parametrize(
+        "field", ["owner_id", "department_id", "name", "code", "kind", "status"]
+    )
+    async def test_null_for_a_required_field_is_422_naming_it(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, field: str
+    ) -> None:
+        customer = await create_customer(client, tenant_a)
+
+        response = await client.patch(
+            f"{BASE}/{customer['id']}", json={field: None}, headers=tenant_a.headers
+        )
+
+        _names_the_null(response, field)
+        again = await client.get(f"{BASE}/{customer['id']}", headers=tenant_a.headers)
+        assert again.json()[field] == customer[field]
+
+    async def test_every_null_required_field_is_named(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:
         customer = await create_customer(client, tenant_a)
 
         response = await client.patch(
-            f"{BASE}/{customer['id']}", json={"name": None}, headers=tenant_a.headers
+            f"{BASE}/{customer['id']}",
+            json={"owner_id": None, "name": None},
+            headers=tenant_a.headers,
         )
 
         assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["name", "owner_id"]
 
 
 class TestContactsAndInteractions:
+    async def test_null_for_a_contacts_name_is_422_naming_it(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        customer = await create_customer(client, tenant_a)
+        path = f"{BASE}/{customer['id']}/contacts"
+        contact = await client.post(
+            path, json={"name": "Maria"}, headers=tenant_a.headers
+        )
+
+        response = await client.patch(
+            f"{path}/{contact.json()['id']}",
+            json={"name": None},
+            headers=tenant_a.headers,
+        )
+
+        _names_the_null(response, "name")
+
     async def test_only_one_primary_contact(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:

@@ -342,3 +342,80 @@ class TestRead:
         response = await client.get(f"{BASE}/{missing}", headers=tenant_a.headers)
 
         assert response.status_code == 404
+
+
+class TestWhoSeesWhichImport:
+    """Only an `all` scope on customers:read sees other people's imports."""
+
+    @pytest.mark.parametrize("roles", [["sales"], ["marketing"]])
+    async def test_a_narrower_scope_sees_only_the_imports_one_started(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, roles: list[str]
+    ) -> None:
+        admins = await upload(client, tenant_a, CSV + b"A3,,Rome\n", SIMPLE)
+        user, headers = await add_user(client, tenant_a, roles=roles)
+        mine = await upload(client, tenant_a, CSV, SIMPLE, headers=headers)
+        assert (admins.status_code, mine.status_code) == (202, 202)
+        hidden = admins.json()["id"]
+
+        listed = await client.get(BASE, headers=headers)
+        one = await client.get(f"{BASE}/{hidden}", headers=headers)
+        errors = await client.get(f"{BASE}/{hidden}/errors", headers=headers)
+        own = await client.get(f"{BASE}/{mine.json()['id']}", headers=headers)
+
+        assert [i["id"] for i in listed.json()["items"]] == [mine.json()["id"]]
+        assert (one.status_code, errors.status_code) == (404, 404)
+        assert own.status_code == 200
+        assert own.json()["created_by"] == user["id"]
+
+    async def test_an_all_scope_sees_everyones_imports(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        _, sales = await add_user(client, tenant_a, roles=["sales"])
+        theirs = (await upload(client, tenant_a, CSV, SIMPLE, headers=sales)).json()
+        mine = (await upload(client, tenant_a, CSV, SIMPLE)).json()
+
+        listed = await client.get(BASE, headers=tenant_a.headers)
+        one = await client.get(f"{BASE}/{theirs['id']}", headers=tenant_a.headers)
+
+        assert [i["id"] for i in listed.json()["items"]] == [mine["id"], theirs["id"]]
+        assert one.status_code == 200
+
+    async def test_a_key_sees_the_imports_of_the_user_it_acts_for(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        hidden = (await upload(client, tenant_a, CSV, SIMPLE)).json()
+        role = await client.post(
+            "/api/v1/roles",
+            json={
+                "key": "integrator",
+                "name": "Integrator",
+                "permissions": ["api_keys:read", "api_keys:write"],
+                "scope": "own",
+            },
+            headers=tenant_a.headers,
+        )
+        assert role.status_code == 201, role.text
+        _, sales = await add_user(client, tenant_a, roles=["sales", "integrator"])
+        key = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "sync", "scopes": ["customers:read", "customers:write"]},
+            headers=sales,
+        )
+        assert key.status_code == 201, key.text
+        by_key = {"X-API-Key": key.json()["key"]}
+        by_user = (await upload(client, tenant_a, CSV, SIMPLE, headers=sales)).json()
+        # Not upload(): it sends the admin's bearer token, which wins over a key.
+        uploaded = await client.post(
+            BASE,
+            data={"mapping": json.dumps(SIMPLE)},
+            files={"file": ("customers.csv", CSV, "text/csv")},
+            headers=by_key,
+        )
+        assert uploaded.status_code == 202, uploaded.text
+        mine = uploaded.json()
+
+        listed = await client.get(BASE, headers=by_key)
+        one = await client.get(f"{BASE}/{hidden['id']}", headers=by_key)
+
+        assert [i["id"] for i in listed.json()["items"]] == [mine["id"], by_user["id"]]
+        assert one.status_code == 404

@@ -309,6 +309,8 @@ class TestUpdate:
         )
 
         assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "sku"
+        assert response.json()["errors"][0]["code"] == "required"
 
     async def test_taking_another_products_sku_is_409(
         self, client: httpx.AsyncClient, tenant_a: TenantContext

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.fixtures.api import TenantContext, sign_up
 from tests.quotes.conftest import (
@@ -103,16 +104,20 @@ class TestDrafts:
         assert response.status_code == 422
         assert await read_revision(client, tenant_a, quote) == quote["revision"]
 
-    async def test_null_lines_are_refused(
-        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    @pytest.mark.parametrize("field", ["lines", "valid_until"])
+    async def test_null_lines_or_validity_are_refused_naming_the_field(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, field: str
     ) -> None:
         quote = await create_quote(client, tenant_a)
 
         response = await client.patch(
-            revision_path(quote), json={"lines": None}, headers=tenant_a.headers
+            revision_path(quote), json={field: None}, headers=tenant_a.headers
         )
 
         assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == field
+        assert response.json()["errors"][0]["code"] == "required"
+        assert await read_revision(client, tenant_a, quote) == quote["revision"]
 
 
 class TestSending:

@@ -360,6 +360,21 @@ class TestUpdateAndDelete:
         assert changed.headers["ETag"] == '"2"'
         assert stale.status_code == 412
 
+    @pytest.mark.parametrize("field", ["owner_id", "department_id"])
+    async def test_null_for_an_owner_or_department_is_422_naming_it(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, field: str
+    ) -> None:
+        quote = await create_quote(client, tenant_a)
+
+        response = await client.patch(
+            f"{QUOTES}/{quote['id']}", json={field: None}, headers=tenant_a.headers
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["type"] == "urn:crm-api:problem:validation-error"
+        assert response.json()["errors"][0]["field"] == field
+        assert response.json()["errors"][0]["code"] == "required"
+
     async def test_customer_and_currency_are_fixed(
         self, client: httpx.AsyncClient, tenant_a: TenantContext
     ) -> None:

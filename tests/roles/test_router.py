@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -227,6 +228,101 @@ class TestTenantRoles:
 
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "roles.1"
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"permissions": [" customers:read"], "key": "spaced"}, "permissions.0"),
+            ({"permissions": ["tenant:read", "customers:read "]}, "permissions.1"),
+            ({"key": " spaced"}, "key"),
+        ],
+    )
+    async def test_a_permission_or_key_with_surrounding_spaces_is_422(
+        self,
+        client: httpx.AsyncClient,
+        tenant_a: TenantContext,
+        body: dict[str, Any],
+        field: str,
+    ) -> None:
+        role = {"key": "spaced", "name": "Spaced", "scope": "all", **body}
+
+        response = await client.post(ROLES, json=role, headers=tenant_a.headers)
+        listed = await client.get(ROLES, headers=tenant_a.headers)
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == field
+        assert "spaced" not in [r["key"] for r in listed.json()["items"]]
+
+    async def test_a_permission_with_spaces_is_422_on_update_too(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        await create_role(client, tenant_a.headers, "viewer", ["tenant:read"], "all")
+
+        response = await client.patch(
+            f"{ROLES}/viewer",
+            json={"permissions": [" customers:read"]},
+            headers=tenant_a.headers,
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "permissions.0"
+
+    @pytest.mark.parametrize("field", ["name", "permissions", "scope"])
+    async def test_null_for_a_required_field_is_422_naming_it(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, field: str
+    ) -> None:
+        await create_role(client, tenant_a.headers, "viewer", ["tenant:read"], "all")
+
+        response = await client.patch(
+            f"{ROLES}/viewer", json={field: None}, headers=tenant_a.headers
+        )
+
+        assert response.status_code == 422
+        assert response.json()["type"] == "urn:crm-api:problem:validation-error"
+        assert response.json()["errors"] == [
+            {
+                "field": field,
+                "location": "body",
+                "code": "required",
+                "message": f"'{field}' cannot be null.",
+            }
+        ]
+
+
+class TestAssignAndDeleteAtOnce:
+    """Giving a role and deleting it race; one of them must lose."""
+
+    @pytest.mark.parametrize("attempt", range(5))
+    async def test_assigning_and_deleting_a_role_at_once_never_leaves_it_held(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, attempt: int
+    ) -> None:
+        key = f"dang_{attempt}"
+        await create_role(client, tenant_a.headers, key, ["tenant:read"], "own")
+        user, _ = await add_user(client, tenant_a, roles=["sales"])
+
+        assigned, deleted = await asyncio.gather(
+            client.patch(
+                f"/api/v1/users/{user['id']}",
+                json={"roles": ["sales", key]},
+                headers=tenant_a.headers,
+            ),
+            client.delete(f"{ROLES}/{key}", headers=tenant_a.headers),
+        )
+
+        held = (
+            await client.get(f"/api/v1/users/{user['id']}", headers=tenant_a.headers)
+        ).json()["roles"]
+        role = await client.get(f"{ROLES}/{key}", headers=tenant_a.headers)
+        if assigned.status_code == 200:
+            assert deleted.status_code == 409, deleted.text
+            assert "hold" in deleted.json()["detail"]
+            assert held == sorted(["sales", key])
+            assert role.status_code == 200
+        else:
+            assert (assigned.status_code, deleted.status_code) == (422, 204)
+            assert assigned.json()["errors"][0]["code"] == "unknown_role"
+            assert held == ["sales"]
+            assert role.status_code == 404
 
 
 class TestUnionOfRoles:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from tests.fixtures.api import PASSWORD, TenantContext, add_user
 
@@ -169,6 +170,41 @@ class TestUpdate:
             f"/api/v1/users/{user['id']}", headers=tenant_a.headers
         )
         assert again.json()["full_name"] == "Uma User"
+
+    @pytest.mark.parametrize("field", ["full_name", "roles"])
+    async def test_null_for_a_required_field_is_422_and_changes_nothing(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext, field: str
+    ) -> None:
+        user, _ = await add_user(client, tenant_a, roles=["sales"])
+
+        response = await client.patch(
+            f"/api/v1/users/{user['id']}",
+            json={field: None},
+            headers=tenant_a.headers,
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == field
+        assert response.json()["errors"][0]["code"] == "required"
+        again = await client.get(
+            f"/api/v1/users/{user['id']}", headers=tenant_a.headers
+        )
+        assert again.headers["etag"] == '"1"'
+        assert again.json()["roles"] == ["sales"]
+
+    async def test_a_role_key_with_surrounding_spaces_is_422(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        user, _ = await add_user(client, tenant_a, roles=["sales"])
+
+        response = await client.patch(
+            f"/api/v1/users/{user['id']}",
+            json={"roles": ["sales", " manager"]},
+            headers=tenant_a.headers,
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "roles.1"
 
     async def test_last_admin_cannot_drop_admin_role(
         self, client: httpx.AsyncClient, tenant_a: TenantContext

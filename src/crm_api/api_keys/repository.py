@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.api_keys.models import ApiKey
@@ -17,11 +17,19 @@ async def key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
 
 
 async def get(
-    session: AsyncSession, key_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    key_id: uuid.UUID,
+    *,
+    visible: ColumnElement[bool],
+    lock: bool = False,
 ) -> ApiKey | None:
-    return await session.get(
-        ApiKey, key_id, with_for_update=lock, populate_existing=lock
-    )
+    """The key, if ``visible`` lets the caller reach it."""
+    statement = select(ApiKey).where(ApiKey.id == key_id, visible)
+    if lock:
+        statement = statement.with_for_update().execution_options(
+            populate_existing=True
+        )
+    return await session.scalar(statement)
 
 
 async def touch_key(session: AsyncSession, key_id: uuid.UUID, *, at: datetime) -> None:
@@ -35,9 +43,13 @@ async def touch_key(session: AsyncSession, key_id: uuid.UUID, *, at: datetime) -
 
 
 async def list_page(
-    session: AsyncSession, params: PageParams, *, include_revoked: bool
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    visible: ColumnElement[bool],
+    include_revoked: bool,
 ) -> list[ApiKey]:
-    statement = select(ApiKey)
+    statement = select(ApiKey).where(visible)
     if not include_revoked:
         statement = statement.where(ApiKey.revoked_at.is_(None))
     return list(

@@ -41,13 +41,14 @@ async def create_api_key(
 @router.get("", operation_id="api_keys_list")
 async def list_api_keys(
     session: Session,
-    _: CanRead,
+    reader: CanRead,
     page: Annotated[PageParams, Depends(page_params)],
     include_revoked: bool = False,
 ) -> Page[ApiKeyRead]:
-    """List the tenant's API keys (never the secrets)."""
+    """List API keys (never the secrets): every key of the tenant with an `all`
+    scope on api_keys:read, otherwise the caller's own."""
     keys, next_cursor = await service.list_keys(
-        session, page, include_revoked=include_revoked
+        session, reader, page, include_revoked=include_revoked
     )
     return Page(
         items=[ApiKeyRead.model_validate(k) for k in keys], next_cursor=next_cursor
@@ -56,10 +57,10 @@ async def list_api_keys(
 
 @router.get("/{api_key_id}", operation_id="api_keys_get")
 async def get_api_key(
-    api_key_id: uuid.UUID, session: Session, _: CanRead, response: Response
+    api_key_id: uuid.UUID, session: Session, reader: CanRead, response: Response
 ) -> ApiKeyRead:
     """Read one API key (never the secret)."""
-    key = await service.get_key(session, api_key_id)
+    key = await service.get_key(session, reader, api_key_id)
 
     set_etag(response, key.version)
     return ApiKeyRead.model_validate(key)
@@ -73,8 +74,10 @@ async def get_api_key(
 async def revoke_api_key(
     api_key_id: uuid.UUID,
     session: Session,
-    _: CanWrite,
+    actor: CanWrite,
     expected_version: Annotated[int | None, Depends(if_match_header)],
 ) -> None:
     """Revoke an API key; it stops working at once."""
-    await service.revoke_key(session, api_key_id, expected_version=expected_version)
+    await service.revoke_key(
+        session, actor, api_key_id, expected_version=expected_version
+    )

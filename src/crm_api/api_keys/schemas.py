@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from crm_api.auth.principal import PERMISSIONS
 from crm_api.kernel.schemas import InputModel, ReadModel
@@ -17,8 +17,10 @@ def _known_permission(value: str) -> str:
     return value
 
 
+# Matched exactly against the enum: " users:read" is refused, not trimmed.
 Scope = Annotated[
     str,
+    StringConstraints(strip_whitespace=False),
     AfterValidator(_known_permission),
     Field(json_schema_extra={"enum": sorted(PERMISSIONS)}),
 ]

@@ -1,4 +1,11 @@
-"""API keys: created by admins, shown once, stored as a hash, revocable."""
+"""API keys: shown once, stored as a hash, revocable.
+
+Anyone with api_keys:write may create one; it acts for its creator, with their rights
+and scopes, never more. Who sees and revokes a key follows the caller's scope on
+api_keys:read (resp. :write): ``all`` reaches every key of the tenant, a narrower scope
+only the keys the caller created. A key out of reach reads like one that does not
+exist.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.api_keys import repository
@@ -39,7 +47,9 @@ async def create_key(
         prefix=prefix,
         secret_hash=hash_api_secret(secret),
         scopes=scopes,
-        created_by=actor.user_id,
+        # The user the key will act for: a key created with a key acts for the
+        # same user as the key that made it.
+        created_by=actor.on_behalf_of,
         expires_at=data.expires_at,
     )
     session.add(key)
@@ -51,26 +61,58 @@ async def create_key(
     return key, f"crm_{prefix}_{secret}"
 
 
+def reachable(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """The keys ``permission`` (api_keys:read or :write) reaches for ``principal``."""
+    scope = principal.scope(permission)
+    if scope == "all":
+        return true()
+    if scope is None or principal.on_behalf_of is None:
+        return false()
+    return ApiKey.created_by == principal.on_behalf_of
+
+
 async def get_key(
-    session: AsyncSession, key_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    key_id: uuid.UUID,
+    *,
+    permission: str = "api_keys:read",
+    lock: bool = False,
 ) -> ApiKey:
-    key = await repository.get(session, key_id, lock=lock)
+    key = await repository.get(
+        session, key_id, visible=reachable(principal, permission), lock=lock
+    )
     if key is None:
         raise NotFound("No such API key.")
     return key
 
 
 async def list_keys(
-    session: AsyncSession, params: PageParams, *, include_revoked: bool
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    include_revoked: bool,
 ) -> tuple[list[ApiKey], str | None]:
-    rows = await repository.list_page(session, params, include_revoked=include_revoked)
+    rows = await repository.list_page(
+        session,
+        params,
+        visible=reachable(principal, "api_keys:read"),
+        include_revoked=include_revoked,
+    )
     return page_of(rows, lambda key: (key.id,), params)
 
 
 async def revoke_key(
-    session: AsyncSession, key_id: uuid.UUID, *, expected_version: int | None
+    session: AsyncSession,
+    principal: Principal,
+    key_id: uuid.UUID,
+    *,
+    expected_version: int | None,
 ) -> None:
-    key = await get_key(session, key_id, lock=True)
+    key = await get_key(
+        session, principal, key_id, permission="api_keys:write", lock=True
+    )
     check_version(expected_version, key.version)
     if key.revoked_at is not None:
         return

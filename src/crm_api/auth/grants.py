@@ -87,7 +87,12 @@ async def ensure_may_grant(
 
 
 async def unknown_roles(session: AsyncSession, roles: list[str]) -> list[str]:
-    """Keys among ``roles`` that name neither a built-in nor a tenant role."""
+    """Keys among ``roles`` that name neither a built-in nor a tenant role.
+
+    The tenant roles found stay share-locked until commit, so a concurrent delete of
+    one of them waits and then sees the new holder (409), or, if it came first, the
+    role is unknown here (422): nobody is left holding a deleted role's key.
+    """
     tenant_keys = [role for role in roles if role not in BUILTIN_ROLES]
-    found = {role.key for role in await repository.tenant_roles(session, tenant_keys)}
-    return sorted(set(tenant_keys) - found)
+    held = await repository.tenant_roles(session, tenant_keys, share=True)
+    return sorted(set(tenant_keys) - {role.key for role in held})

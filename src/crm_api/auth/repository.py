@@ -95,11 +95,22 @@ async def user_row(session: AsyncSession, user_id: uuid.UUID) -> Any:
     return (await session.execute(_USER_ROW, {"user_id": user_id})).first()
 
 
-async def tenant_roles(session: AsyncSession, keys: list[str]) -> list[Role]:
-    """The tenant-defined roles among ``keys`` (built-in keys are skipped by callers)."""
+async def tenant_roles(
+    session: AsyncSession, keys: list[str], *, share: bool = False
+) -> list[Role]:
+    """The tenant-defined roles among ``keys`` (built-in keys are skipped by callers).
+
+    ``share`` locks the rows found (FOR SHARE) until commit: a role being given to
+    someone cannot be deleted meanwhile, and a role deleted meanwhile is not found.
+    """
     if not keys:
         return []
-    rows = await session.scalars(select(Role).where(Role.key.in_(keys)))
+    statement = select(Role).where(Role.key.in_(keys)).order_by(Role.key)
+    if share:
+        statement = statement.with_for_update(read=True).execution_options(
+            populate_existing=True
+        )
+    rows = await session.scalars(statement)
     return list(rows.all())
 
 

@@ -14,7 +14,7 @@ from crm_api.customers.schemas import ContactCreate, ContactUpdate
 from crm_api.customers.service import get_visible_customer
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import BusinessRuleViolated, NotFound
+from crm_api.kernel.errors import NotFound, refuse_nulls
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
 
@@ -90,8 +90,7 @@ async def update_contact(
     contact = await get_contact(session, actor, customer_id, contact_id, lock=True)
     check_version(expected_version, contact.version)
     changes = data.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise BusinessRuleViolated("'name' cannot be null.")
+    refuse_nulls(changes, ("name",))
     if changes.get("is_primary") and not contact.is_primary:
         await repository.clear_primary(session, customer_id)
     if "is_primary" in changes and changes["is_primary"] is None:

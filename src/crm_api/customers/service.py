@@ -32,6 +32,7 @@ from crm_api.kernel.errors import (
     BusinessRuleViolated,
     Conflict,
     NotFound,
+    refuse_nulls,
 )
 from crm_api.kernel.filtering import FilterField, build_filters, build_sort, resolver
 from crm_api.kernel.ids import new_id
@@ -250,9 +251,9 @@ async def update_customer(
     )
     check_version(expected_version, customer.version)
     changes = data.model_dump(exclude_unset=True)
-    for required in ("code", "kind", "name", "status", "owner_id", "department_id"):
-        if required in changes and changes[required] is None:
-            raise BusinessRuleViolated(f"'{required}' cannot be null.")
+    refuse_nulls(
+        changes, ("code", "kind", "name", "status", "owner_id", "department_id")
+    )
     if "custom" in changes:
         definitions = await load_definitions(session, "customer")
         customer.custom = definitions.validate_update(

@@ -117,7 +117,9 @@ async def import_customers_now(
         )
         async with sessionmaker() as session, session.begin():
             await set_tenant(session, actor.tenant_id)
-            result = service.to_read(await service.get_import(session, import_id))
+            result = service.to_read(
+                await service.get_import(session, actor, import_id)
+            )
             errors = await repository.errors_page(
                 session, import_id, PageParams(limit=SHOWN_ERRORS, cursor=None)
             )

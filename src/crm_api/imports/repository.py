@@ -35,16 +35,25 @@ ERROR_ORDER = (
 
 
 async def get(
-    session: AsyncSession, import_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    *,
+    visible: ColumnElement[bool] | None = None,
+    lock: bool = False,
 ) -> CustomerImport | None:
+    """The import, if ``visible`` (when given) lets the caller see it."""
     statement = select(CustomerImport).where(CustomerImport.id == import_id)
+    if visible is not None:
+        statement = statement.where(visible)
     if lock:
         statement = statement.with_for_update()
     return await session.scalar(statement.execution_options(populate_existing=True))
 
 
-async def page(session: AsyncSession, params: PageParams) -> list[CustomerImport]:
-    statement = paginate(select(CustomerImport), IMPORT_ORDER, params)
+async def page(
+    session: AsyncSession, params: PageParams, *, visible: ColumnElement[bool]
+) -> list[CustomerImport]:
+    statement = paginate(select(CustomerImport).where(visible), IMPORT_ORDER, params)
     return list((await session.scalars(statement)).all())
 
 

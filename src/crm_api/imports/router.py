@@ -71,19 +71,20 @@ async def create_import(
 
 @router.get("", operation_id="customer_imports_list")
 async def list_imports(
-    session: Session, _: CanRead, page: Paging
+    session: Session, reader: CanRead, page: Paging
 ) -> Page[CustomerImportRead]:
-    """List imports, newest first."""
-    records, next_cursor = await service.list_imports(session, page)
+    """List imports, newest first: all of them with an `all` scope on
+    customers:read, otherwise only those the caller started."""
+    records, next_cursor = await service.list_imports(session, reader, page)
     return Page(items=[service.to_read(r) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/{import_id}", operation_id="customer_imports_get")
 async def get_import(
-    import_id: uuid.UUID, session: Session, _: CanRead, response: Response
+    import_id: uuid.UUID, session: Session, reader: CanRead, response: Response
 ) -> CustomerImportRead:
     """Read an import: its status, progress and counts."""
-    record = await service.get_import(session, import_id)
+    record = await service.get_import(session, reader, import_id)
 
     set_etag(response, record.version)
     return service.to_read(record)
@@ -91,10 +92,10 @@ async def get_import(
 
 @router.get("/{import_id}/errors", operation_id="customer_imports_errors")
 async def list_errors(
-    import_id: uuid.UUID, session: Session, _: CanRead, page: Paging
+    import_id: uuid.UUID, session: Session, reader: CanRead, page: Paging
 ) -> Page[ImportRowErrorRead]:
     """The rows an import could not take, in file order (the first 1,000 errors)."""
-    errors, next_cursor = await service.list_errors(session, import_id, page)
+    errors, next_cursor = await service.list_errors(session, reader, import_id, page)
     return Page(
         items=[ImportRowErrorRead.model_validate(e) for e in errors],
         next_cursor=next_cursor,

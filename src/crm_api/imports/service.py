@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import Principal
@@ -149,24 +150,44 @@ def _enqueue_after_commit(
     after_commit(session, enqueue)
 
 
-async def get_import(session: AsyncSession, import_id: uuid.UUID) -> CustomerImport:
-    record = await repository.get(session, import_id)
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """The imports ``principal`` may see: all of the tenant's with an ``all`` scope on
+    customers:read, otherwise only those they started (an API key: its creator's).
+
+    An import's rows and errors name customers of any owner, so only the widest scope
+    sees other people's imports; an import outside it reads like one that does not
+    exist.
+    """
+    if principal.scope("customers:read") == "all":
+        return true()
+    if principal.on_behalf_of is None:
+        return false()
+    return CustomerImport.created_by == principal.on_behalf_of
+
+
+async def get_import(
+    session: AsyncSession, principal: Principal, import_id: uuid.UUID
+) -> CustomerImport:
+    record = await repository.get(session, import_id, visible=visible_to(principal))
     if record is None:
         raise NotFound("No such import.")
     return record
 
 
 async def list_imports(
-    session: AsyncSession, params: PageParams
+    session: AsyncSession, principal: Principal, params: PageParams
 ) -> tuple[list[CustomerImport], str | None]:
-    rows = await repository.page(session, params)
+    rows = await repository.page(session, params, visible=visible_to(principal))
     return page_of(rows, lambda row: (row.id,), params)
 
 
 async def list_errors(
-    session: AsyncSession, import_id: uuid.UUID, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    import_id: uuid.UUID,
+    params: PageParams,
 ) -> tuple[list[ImportRowError], str | None]:
-    await get_import(session, import_id)
+    await get_import(session, principal, import_id)
     rows = await repository.errors_page(session, import_id, params)
     return page_of(rows, lambda row: (row.row_number, row.id), params)
 

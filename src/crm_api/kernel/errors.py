@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -105,6 +105,25 @@ class ValidationFailed(AppError):
                 FieldError(field=field, location=location, code=code, message=message)
             ],
         )
+
+
+def refuse_nulls(changes: Mapping[str, Any], required: Iterable[str]) -> None:
+    """Raise a 422 listing each field of ``required`` that a PATCH sets to null.
+
+    A PATCH leaves a field out to keep its value; null would clear a value the record
+    cannot be without, so it is refused at that field (code ``required``).
+    """
+    nulls = [name for name in required if name in changes and changes[name] is None]
+    if not nulls:
+        return
+    messages = [f"'{name}' cannot be null." for name in nulls]
+    raise ValidationFailed(
+        " ".join(messages),
+        errors=[
+            FieldError(field=name, location="body", code="required", message=message)
+            for name, message in zip(nulls, messages, strict=True)
+        ],
+    )
 
 
 class NotAuthenticated(AppError):

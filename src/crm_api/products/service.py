@@ -16,7 +16,7 @@ from crm_api.custom_attributes.filters import lister
 from crm_api.custom_attributes.values import load_definitions
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import Conflict, NotFound, ValidationFailed
+from crm_api.kernel.errors import Conflict, NotFound, ValidationFailed, refuse_nulls
 from crm_api.kernel.filtering import build_filters, build_sort
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.money import fits_currency, minor_units, round_money
@@ -160,11 +160,7 @@ async def update_product(
     product = await get_product(session, product_id, lock=True)
     check_version(expected_version, product.version)
     changes = data.model_dump(exclude_unset=True)
-    for required in ("sku", "name", "list_price", "currency", "active"):
-        if required in changes and changes[required] is None:
-            raise ValidationFailed.single(
-                required, f"'{required}' cannot be null.", code="required"
-            )
+    refuse_nulls(changes, ("sku", "name", "list_price", "currency", "active"))
     if "custom" in changes:
         definitions = await load_definitions(session, "product")
         product.custom = definitions.validate_update(

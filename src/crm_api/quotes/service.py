@@ -40,6 +40,7 @@ from crm_api.kernel.errors import (
     Conflict,
     NotFound,
     ValidationFailed,
+    refuse_nulls,
 )
 from crm_api.kernel.filtering import build_filters, build_sort
 from crm_api.kernel.outbox import record_event
@@ -366,9 +367,7 @@ async def update_quote(
     locked = await _lock(session, principal, quote_id, expected_version)
     quote = locked.quote
     changes = data.model_dump(exclude_unset=True)
-    for required in ("owner_id", "department_id"):
-        if required in changes and changes[required] is None:
-            raise BusinessRuleViolated(f"'{required}' cannot be null.")
+    refuse_nulls(changes, ("owner_id", "department_id"))
     if "custom" in changes:
         definitions = await load_definitions(session, "quote")
         quote.custom = definitions.validate_update(
@@ -477,9 +476,7 @@ async def update_revision(
     if revision.state != DRAFT:
         raise _illegal(revision, state_of(revision, locked.today), "changed", DRAFT)
     changes = data.model_dump(exclude_unset=True)
-    for required in ("valid_until", "lines"):
-        if required in changes and changes[required] is None:
-            raise BusinessRuleViolated(f"'{required}' cannot be null.")
+    refuse_nulls(changes, ("valid_until", "lines"))
     if "valid_until" in changes:
         revision.valid_until = changes["valid_until"]
     if "notes" in changes:

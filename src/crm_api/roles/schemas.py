@@ -17,8 +17,12 @@ def _known_permission(value: str) -> str:
     return value
 
 
+# Permissions and keys are identifiers with a published enum or pattern: they are
+# matched exactly, so " customers:read" is refused rather than trimmed as free text
+# is (InputModel strips whitespace).
 PermissionName = Annotated[
     str,
+    StringConstraints(strip_whitespace=False),
     AfterValidator(_known_permission),
     Field(json_schema_extra={"enum": sorted(PERMISSIONS)}),
 ]
@@ -27,7 +31,7 @@ Permissions = Annotated[
 ]
 RoleKey = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$"),
+    StringConstraints(strip_whitespace=False, pattern=r"^[a-z][a-z0-9_]{1,39}$"),
     Field(description="Lower-case key users are given, e.g. `key_accounts`."),
 ]
 Description = Annotated[str, StringConstraints(max_length=500), PlainText]

@@ -14,7 +14,7 @@ from crm_api.auth.principal import (
 )
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
-from crm_api.kernel.errors import Conflict, NotFound, PermissionDenied
+from crm_api.kernel.errors import Conflict, NotFound, PermissionDenied, refuse_nulls
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
 from crm_api.roles import repository
@@ -138,9 +138,7 @@ async def update_role(
     # role gives now and what it will give.
     _ensure_within(actor, role.permissions, role.scope)  # type: ignore[arg-type]
     changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "permissions", "scope"):
-        if field in changes and changes[field] is None:
-            del changes[field]
+    refuse_nulls(changes, ("name", "permissions", "scope"))
     if "permissions" in changes:
         changes["permissions"] = sorted(set(changes["permissions"]))
     _ensure_within(
@@ -166,6 +164,9 @@ async def delete_role(
     actor: Principal,
     expected_version: int | None,
 ) -> None:
+    # The row lock comes before the count: an assignment of the role holds a share
+    # lock on it until commit (auth.grants.unknown_roles), so the count below runs
+    # after that assignment has committed and sees its holder.
     role = await _locked(session, key)
     check_version(expected_version, role.version)
     _ensure_within(actor, role.permissions, role.scope)  # type: ignore[arg-type]

@@ -9,9 +9,10 @@ from pydantic import Field, StringConstraints
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import Email, Name, Password
 
+# A key, matched exactly: surrounding spaces are refused, not trimmed.
 RoleName = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$"),
+    StringConstraints(strip_whitespace=False, pattern=r"^[a-z][a-z0-9_]{1,39}$"),
     Field(
         description="A built-in role (admin, manager, sales, marketing, service, "
         "finance) or one of the tenant's own (GET /api/v1/roles).",

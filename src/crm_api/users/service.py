@@ -19,6 +19,7 @@ from crm_api.kernel.errors import (
     FieldError,
     NotFound,
     ValidationFailed,
+    refuse_nulls,
 )
 from crm_api.kernel.integrity import flush_or_conflict
 from crm_api.kernel.outbox import record_event
@@ -118,9 +119,8 @@ async def update_user(
 ) -> User:
     user = await get_user(session, user_id, lock=True)
     check_version(expected_version, user.version)
-    changes = {
-        k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None
-    }
+    changes = data.model_dump(exclude_unset=True)
+    refuse_nulls(changes, ("full_name", "roles"))
     if "roles" in changes:
         new_roles = sorted(set(changes["roles"]))
         await _check_roles(session, new_roles)
