@@ -24,6 +24,7 @@ from crm_api.me.router import router as me_router
 from crm_api.orders.router import approvals_router, rules_router
 from crm_api.orders.router import router as orders_router
 from crm_api.organisation.router import departments_router, employees_router
+from crm_api.plans.router import action_types_router, notices_router, plans_router
 from crm_api.products.router import router as products_router
 from crm_api.quotes.router import router as quotes_router
 from crm_api.roles.router import router as roles_router
@@ -119,6 +120,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Quotes to customers, kept as numbered revisions: "
                 "drafts are edited, sent revisions are frozen.",
             },
+            {
+                "name": "action_types",
+                "description": "The kinds of step the tenant's plans are made of, "
+                "and whether each moves money.",
+            },
+            {
+                "name": "plans",
+                "description": "Execution plans of approved orders: steps, receipts "
+                "against collection steps, paid, outstanding and overdue.",
+            },
+            {
+                "name": "payment_notices",
+                "description": "Payment reminders and dunning notices made by the "
+                "scheduled sweep, and the policy that says when.",
+            },
             {"name": "health", "description": "Liveness, readiness, metrics."},
         ],
         swagger_ui_parameters={"persistAuthorization": True},
@@ -149,6 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orders_router,
         approvals_router,
         rules_router,
+        action_types_router,
+        plans_router,
+        notices_router,
     ):
         api.include_router(router)
     app.include_router(api)

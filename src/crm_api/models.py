@@ -17,6 +17,14 @@ from crm_api.orders.models import (
     OrderTransition,
 )
 from crm_api.organisation.models import Department, Employee
+from crm_api.plans.models import (
+    ActionType,
+    PaymentNotice,
+    PaymentReminderPolicy,
+    Plan,
+    PlanStep,
+    Receipt,
+)
 from crm_api.products.models import Product
 from crm_api.quotes.models import Quote, QuoteLine, QuoteRevision
 from crm_api.roles.models import Role
@@ -24,6 +32,7 @@ from crm_api.tenants.models import Tenant
 from crm_api.users.models import User
 
 __all__ = [
+    "ActionType",
     "ApiKey",
     "ApprovalRule",
     "Base",
@@ -44,10 +53,15 @@ __all__ = [
     "OrderLine",
     "OrderTransition",
     "OutboxEvent",
+    "PaymentNotice",
+    "PaymentReminderPolicy",
+    "Plan",
+    "PlanStep",
     "Product",
     "Quote",
     "QuoteLine",
     "QuoteRevision",
+    "Receipt",
     "RefreshToken",
     "Role",
     "Tenant",

@@ -30,6 +30,7 @@ from crm_api.imports.tasks import (
 from crm_api.kernel.db import create_engine, create_sessionmaker, set_tenant
 from crm_api.kernel.idempotency import IdempotencyKey
 from crm_api.kernel.logging import configure_logging
+from crm_api.plans.sweep import sweep
 from crm_api.settings import get_settings
 
 logger = structlog.get_logger(__name__)
@@ -99,12 +100,21 @@ class WorkerSettings:
             import_customers, name=IMPORT_JOB, timeout=JOB_TIMEOUT, max_tries=MAX_TRIES
         ),
         resume_customer_imports,
+        func(sweep, name="payment_sweep"),
     ]
     cron_jobs = [
         cron(purge_expired, minute={7, 37}, unique=True, run_at_startup=False),
         cron(
             resume_customer_imports,
             minute=set(range(0, 60, 5)),
+            unique=True,
+            run_at_startup=False,
+        ),
+        # Reminders and dunning; exactly once per step and level whatever runs it.
+        cron(
+            sweep,
+            name="payment_sweep",
+            minute={0, 15, 30, 45},
             unique=True,
             run_at_startup=False,
         ),

@@ -4,7 +4,7 @@ way of filling an order shares (directly, by PATCH, or from a quote)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from crm_api.kernel.money import (
 from crm_api.orders.models import Order, OrderLine
 from crm_api.orders.schemas import OrderLineIn
 from crm_api.products import repository as products_repository
+from crm_api.products.models import Product
 from crm_api.tenants.models import Tenant
 
 
@@ -57,15 +58,37 @@ async def build_lines(
     currency: str,
     prefix: str = "lines",
 ) -> list[OrderLine]:
-    """New line rows from the request, every problem with any line listed at once.
-
-    A product must exist and be active; its name fills a missing description, and its
-    list price a missing unit price when it is in the order's currency.
-    """
+    """New line rows from the request, every problem with any line listed at once."""
     products = await products_repository.many(
         session, [item.product_id for item in items if item.product_id is not None]
     )
-    tenant_id = current_tenant(session)
+    lines, errors = lines_from(
+        items,
+        products,
+        tenant_id=current_tenant(session),
+        currency=currency,
+        prefix=prefix,
+    )
+    if errors:
+        raise invalid_lines(errors)
+    return lines
+
+
+def lines_from(
+    items: Sequence[OrderLineIn],
+    products: Mapping[uuid.UUID, Product],
+    *,
+    tenant_id: uuid.UUID,
+    currency: str,
+    prefix: str,
+    allow_inactive: bool = False,
+) -> tuple[list[OrderLine], list[FieldError]]:
+    """Line rows for ``items`` and the problems found, given the products they name.
+
+    A product must exist and, unless ``allow_inactive`` (history that was sold while
+    it was still on offer), be active; its name fills a missing description, and its
+    list price a missing unit price when it is in the order's currency.
+    """
     errors: list[FieldError] = []
     lines: list[OrderLine] = []
     for index, item in enumerate(items):
@@ -76,7 +99,7 @@ async def build_lines(
             errors.append(
                 field_error(at + "product_id", "not_found", "No such product.")
             )
-        elif product is not None and not product.active:
+        elif product is not None and not product.active and not allow_inactive:
             errors.append(
                 field_error(at + "product_id", "inactive", "The product is inactive.")
             )
@@ -114,9 +137,7 @@ async def build_lines(
                 tax_amount=Decimal(0),
             )
         )
-    if errors:
-        raise invalid_lines(errors)
-    return lines
+    return lines, errors
 
 
 def check_prices(order: Order) -> None:

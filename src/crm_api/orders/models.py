@@ -9,7 +9,7 @@ order of its own tenant, whatever a query forgets.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +73,7 @@ class Order(IdMixin, TimestampMixin, VersionedMixin, Base):
         Index("ix_orders_tenant_owner", "tenant_id", "owner_id"),
         Index("ix_orders_tenant_department", "tenant_id", "department_id"),
         Index("ix_orders_customer_id", "customer_id"),
+        Index("ix_orders_tenant_ordered_on", "tenant_id", "ordered_on"),
         # One live order per quote: a second one is refused while the first stands.
         Index(
             "uq_orders_live_source_quote",
@@ -102,6 +103,9 @@ class Order(IdMixin, TimestampMixin, VersionedMixin, Base):
         ForeignKey("customers.id", ondelete="RESTRICT")
     )
     currency: Mapped[str] = mapped_column(String(3))
+    # The day the order was placed, on the tenant's calendar: the day it was entered,
+    # or for an imported historical order the day the other system recorded.
+    ordered_on: Mapped[date]
     owner_id: Mapped[uuid.UUID]
     department_id: Mapped[uuid.UUID]
     total_net: Mapped[Decimal] = mapped_column(Numeric)

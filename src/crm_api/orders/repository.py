@@ -4,12 +4,24 @@ condition: a record outside it reads exactly like one that does not exist."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.customers.models import Customer
 from crm_api.kernel.filtering import FilterField
 from crm_api.kernel.pagination import PageParams, SortKey, paginate
 from crm_api.orders.models import (
@@ -29,6 +41,7 @@ STANDARD_FIELDS: dict[str, FilterField] = {
     "owner_id": FilterField(Order.owner_id, "uuid"),
     "department_id": FilterField(Order.department_id, "uuid"),
     "currency": FilterField(Order.currency, "text"),
+    "ordered_on": FilterField(Order.ordered_on, "date"),
     "total_gross": FilterField(Order.total_gross, "number"),
     "source_quote_id": FilterField(Order.source_quote_id, "uuid"),
     "created_at": FilterField(Order.created_at, "datetime"),
@@ -131,6 +144,36 @@ async def user_of_employee(
     return await session.scalar(
         select(Employee.user_id).where(Employee.id == employee_id)
     )
+
+
+async def by_numbers(
+    session: AsyncSession, numbers: Collection[str], visible: ColumnElement[bool]
+) -> dict[str, uuid.UUID | None]:
+    """Which of ``numbers`` orders already carry: each with its id where ``visible``
+    lets the caller read it, else None (the number itself is taken either way)."""
+    if not numbers:
+        return {}
+    rows = await session.execute(
+        select(Order.number, case((visible, Order.id), else_=None)).where(
+            Order.number == any_(bindparam("numbers", list(numbers), ARRAY(String)))
+        )
+    )
+    return {number: order_id for number, order_id in rows.all()}
+
+
+async def customer_ids_by_code(
+    session: AsyncSession, codes: Collection[str], visible: ColumnElement[bool]
+) -> dict[str, uuid.UUID]:
+    """The ids of the customers with these codes that ``visible`` lets through."""
+    if not codes:
+        return {}
+    rows = await session.execute(
+        select(Customer.code, Customer.id).where(
+            Customer.code == any_(bindparam("codes", list(codes), ARRAY(String))),
+            visible,
+        )
+    )
+    return {code: customer_id for code, customer_id in rows.all()}
 
 
 def decided_by(user_id: uuid.UUID) -> ColumnElement[bool]:

@@ -12,12 +12,14 @@ from crm_api.kernel.concurrency import if_match_header, set_etag
 from crm_api.kernel.deps import Session
 from crm_api.kernel.pagination import Page, PageParams, page_params
 from crm_api.kernel.routing import CrmRoute
-from crm_api.orders import rule_service, service, workflow
+from crm_api.orders import history, rule_service, service, workflow
 from crm_api.orders.models import Order
 from crm_api.orders.schemas import (
     ApprovalRuleCreate,
     ApprovalRuleRead,
     ApprovalRuleUpdate,
+    HistoricalImportReport,
+    HistoricalOrderBatch,
     OrderActionRequest,
     OrderApprovalRead,
     OrderCount,
@@ -55,8 +57,8 @@ SortParam = Annotated[
 FILTER_HELP = (
     "Filters are further query parameters: `field=value` or `field[op]=value` with op "
     "in eq, ne, lt, lte, gt, gte, in, contains, like, exists. Fields: number, status, "
-    "customer_id, owner_id, department_id, currency, total_gross, source_quote_id, "
-    "created_at, updated_at and `custom.<key>`, compared by type."
+    "customer_id, owner_id, department_id, currency, ordered_on, total_gross, "
+    "source_quote_id, created_at, updated_at and `custom.<key>`, compared by type."
 )
 
 # NOTE: the same words as the quotes' description; one constant beside the rule in
@@ -73,9 +75,9 @@ def _filters(request: Request) -> list[tuple[str, str]]:
     return list(request.query_params.multi_items())
 
 
-def _order(response: Response, order: Order) -> OrderRead:
+async def _order(session: Session, response: Response, order: Order) -> OrderRead:
     set_etag(response, order.version)
-    return service.to_read(order)
+    return await service.read(session, order)
 
 
 @router.get("", operation_id="orders_list", description=FILTER_HELP)
@@ -90,7 +92,7 @@ async def list_orders(
     orders, next_cursor = await service.list_orders(
         session, principal, _filters(request), page, sort=sort
     )
-    return Page(items=[service.to_read(o) for o in orders], next_cursor=next_cursor)
+    return Page(items=await service.read_many(session, orders), next_cursor=next_cursor)
 
 
 @router.get("/count", operation_id="orders_count", description=FILTER_HELP)
@@ -118,7 +120,27 @@ async def create_order(
     order = await service.create_order(session, principal, data)
 
     response.headers["Location"] = f"/api/v1/orders/{order.id}"
-    return _order(response, order)
+    return await _order(session, response, order)
+
+
+@router.post(
+    "/historical",
+    operation_id="orders_import_historical",
+    dependencies=[Idempotent],
+    description="Up to 500 orders done elsewhere, each entering as `completed` (one "
+    "recorded transition `import` from draft, comment `imported`, and an "
+    "`order.imported` event). The customer is named by `code`; products may be "
+    "inactive; the unit price is required (the price charged then). The `number` is "
+    "the key: one the tenant already has is reported as `existing` and left alone, so "
+    "sending a batch again creates nothing. All or nothing per batch: every problem "
+    "is listed under `errors` as `orders.<index>.<field>` and nothing is written. "
+    + MONEY_RULE,
+)
+async def import_historical_orders(
+    data: HistoricalOrderBatch, session: Session, principal: CanWrite
+) -> HistoricalImportReport:
+    """Import completed historical orders in one batch."""
+    return await history.import_orders(session, principal, data)
 
 
 @router.get("/{order_id}", operation_id="orders_get")
@@ -128,7 +150,7 @@ async def get_order(
     """Read one order with its lines and totals."""
     order = await service.get_order(session, principal, order_id)
 
-    return _order(response, order)
+    return await _order(session, response, order)
 
 
 @router.patch("/{order_id}", operation_id="orders_update", description=MONEY_RULE)
@@ -145,7 +167,7 @@ async def update_order(
         session, principal, order_id, data, expected_version=expected_version
     )
 
-    return _order(response, order)
+    return await _order(session, response, order)
 
 
 @router.post(
@@ -169,7 +191,7 @@ async def add_line(
     )
 
     response.headers["Location"] = f"/api/v1/orders/{order.id}/lines/{line.id}"
-    return _order(response, order)
+    return await _order(session, response, order)
 
 
 @router.get("/{order_id}/lines/{line_id}", operation_id="order_lines_get")
@@ -201,7 +223,7 @@ async def update_line(
         session, principal, order_id, line_id, data, expected_version=expected_version
     )
 
-    return _order(response, order)
+    return await _order(session, response, order)
 
 
 @router.delete("/{order_id}/lines/{line_id}", operation_id="order_lines_delete")
@@ -218,7 +240,7 @@ async def delete_line(
         session, principal, order_id, line_id, expected_version=expected_version
     )
 
-    return _order(response, order)
+    return await _order(session, response, order)
 
 
 @router.get("/{order_id}/transitions", operation_id="orders_transitions_list")
@@ -294,7 +316,7 @@ def _transition_endpoint(action: Action) -> Endpoint:
             comment=data.comment if data else None,
             expected_version=expected_version,
         )
-        return _order(response, order)
+        return await _order(session, response, order)
 
     endpoint.__name__ = f"{action}_order"
     return endpoint
@@ -332,7 +354,7 @@ async def approval_inbox(
     orders, next_cursor = await service.inbox(
         session, principal, _filters(request), page, sort=sort
     )
-    return Page(items=[service.to_read(o) for o in orders], next_cursor=next_cursor)
+    return Page(items=await service.read_many(session, orders), next_cursor=next_cursor)
 
 
 # --- approval rules ---

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
 
+from crm_api.customers.schemas import Code as CustomerCode
 from crm_api.kernel.money import MoneyIn, MoneyOut
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import CurrencyCode, Name, PlainText
-from crm_api.orders.transitions import Action
+from crm_api.orders.transitions import Action, RecordedAction
 
 OrderStatus = Literal[
     "draft",
@@ -183,12 +184,27 @@ class ApprovalState(ReadModel):
     levels: list[ApprovalLevelState]
 
 
+class OrderPayment(ReadModel):
+    """Money against the order's execution plan, on the tenant's calendar."""
+
+    planned: MoneyOut = Field(description="The plan's collection steps, summed.")
+    paid: MoneyOut = Field(description="Every receipt recorded against the plan.")
+    outstanding: MoneyOut = Field(description="Still to collect on pending steps.")
+    overdue: MoneyOut = Field(description="The part of `outstanding` already due.")
+    as_of: date = Field(description="The tenant's today, which `overdue` is judged by.")
+    pending_steps: int
+
+
 class OrderRead(ReadModel):
     id: uuid.UUID
     number: str
     status: OrderStatus
     customer_id: uuid.UUID
     currency: str
+    ordered_on: date = Field(
+        description="The day the order was placed, on the tenant's calendar: the day "
+        "it was entered, or the date a historical import brought."
+    )
     owner_id: uuid.UUID
     department_id: uuid.UUID
     lines: list[OrderLineRead]
@@ -205,6 +221,10 @@ class OrderRead(ReadModel):
     allowed_actions: list[Action] = Field(
         description="The transitions the order's state allows (permissions aside)."
     )
+    payment: OrderPayment | None = Field(
+        description="Paid, outstanding and overdue against the execution plan; null "
+        "while the order has no plan (see /orders/{id}/plan)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -212,7 +232,7 @@ class OrderRead(ReadModel):
 class OrderTransitionRead(ReadModel):
     id: uuid.UUID
     position: int
-    action: Action
+    action: RecordedAction
     from_status: OrderStatus
     to_status: OrderStatus
     user_id: uuid.UUID | None
@@ -235,6 +255,68 @@ class OrderApprovalRead(ReadModel):
 
 class OrderCount(ReadModel):
     count: int
+
+
+# --- historical orders ---
+
+MAX_HISTORICAL_ORDERS = 500
+
+
+class HistoricalOrderLineIn(OrderLineIn):
+    """A line as it was sold: the unit price is the one charged then, so it is
+    required (the product's list price today says nothing about it)."""
+
+    unit_price: UnitPrice
+
+
+class HistoricalOrderIn(InputModel):
+    number: OrderNumber = Field(
+        description="The order's number in the system it comes from; unique in the "
+        "tenant, and the key that makes importing it again change nothing."
+    )
+    customer_code: CustomerCode = Field(
+        description="The customer's `code`; a customer the caller can see."
+    )
+    owner_id: uuid.UUID = Field(
+        description="The employee who sold it: active, and within the caller's "
+        "`orders:write` scope. The order files under the owner's department."
+    )
+    ordered_on: date = Field(
+        description="The day it was placed; not after today on the tenant's calendar."
+    )
+    currency: CurrencyCode | None = Field(
+        default=None, description="Defaults to the tenant's default currency."
+    )
+    lines: Annotated[
+        list[HistoricalOrderLineIn], Field(min_length=1, max_length=MAX_LINES)
+    ]
+    custom: CustomValues = Field(default_factory=dict)
+
+
+class HistoricalOrderBatch(InputModel):
+    orders: Annotated[
+        list[HistoricalOrderIn],
+        Field(min_length=1, max_length=MAX_HISTORICAL_ORDERS),
+    ]
+
+
+class HistoricalOrderResult(ReadModel):
+    index: int = Field(description="The order's position in the batch, from 0.")
+    number: str
+    outcome: Literal["created", "existing"] = Field(
+        description="`existing`: an order with this number was already there; it "
+        "is left as it is."
+    )
+    id: uuid.UUID | None = Field(
+        description="The order's id; null for an existing order outside the "
+        "caller's visibility."
+    )
+
+
+class HistoricalImportReport(ReadModel):
+    created: int
+    existing: int
+    orders: list[HistoricalOrderResult] = Field(description="One per order sent.")
 
 
 # --- approval rules ---

@@ -47,12 +47,16 @@ from crm_api.orders.schemas import (
     OrderLineIn,
     OrderLineRead,
     OrderLineUpdate,
+    OrderPayment,
     OrderRead,
     OrderUpdate,
 )
 from crm_api.orders.transitions import allowed_actions
 from crm_api.organisation import visibility
+from crm_api.plans.hooks import plan_summaries
+from crm_api.plans.schemas import PlanFigures
 from crm_api.products import repository as products_repository
+from crm_api.quotes.calendar import tenant_today
 
 logger = structlog.get_logger(__name__)
 
@@ -262,6 +266,7 @@ async def create_order(
     order.custom = definitions.validate_create(data.custom)
     if data.number is not None:
         order.number = data.number
+    order.ordered_on = await tenant_today(session)
     content.recompute(order)
     session.add(order)
     await flush_or_conflict(session, UNIQUE)
@@ -528,7 +533,18 @@ def line_to_read(line: OrderLine) -> OrderLineRead:
     )
 
 
-def to_read(order: Order) -> OrderRead:
+async def read(session: AsyncSession, order: Order) -> OrderRead:
+    """The order as the API shows it, with its payment figures."""
+    return (await read_many(session, [order]))[0]
+
+
+async def read_many(session: AsyncSession, orders: Sequence[Order]) -> list[OrderRead]:
+    """Orders as the API shows them; the plans of a whole page in two queries."""
+    figures = await plan_summaries(session, orders)
+    return [to_read(order, figures.get(order.id)) for order in orders]
+
+
+def to_read(order: Order, plan: PlanFigures | None = None) -> OrderRead:
     approval = None
     if order.approval_round > 0:
         approval = ApprovalState(
@@ -542,6 +558,7 @@ def to_read(order: Order) -> OrderRead:
         status=order.status,  # type: ignore[arg-type]
         customer_id=order.customer_id,
         currency=order.currency,
+        ordered_on=order.ordered_on,
         owner_id=order.owner_id,
         department_id=order.department_id,
         lines=[line_to_read(line) for line in order.lines],
@@ -554,6 +571,16 @@ def to_read(order: Order) -> OrderRead:
         approval=approval,
         submitted_by=order.submitted_by,
         allowed_actions=allowed_actions(order.status),
+        payment=None
+        if plan is None
+        else OrderPayment(
+            planned=plan.planned,
+            paid=plan.paid,
+            outstanding=plan.outstanding,
+            overdue=plan.overdue,
+            as_of=plan.as_of,
+            pending_steps=plan.pending_steps,
+        ),
         created_at=order.created_at,
         updated_at=order.updated_at,
     )

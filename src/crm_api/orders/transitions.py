@@ -51,6 +51,12 @@ TRANSITIONS: dict[Action, Transition] = {
 }
 
 
+# Not an action anyone can take: a historical order brought in from another system
+# (history.py) is recorded as one step from draft straight to completed.
+RecordedAction = Literal[Action, "import"]
+IMPORTED = _t("draft", "completed", "order.imported")
+
+
 def allowed_actions(status: str) -> list[Action]:
     """The actions an order in ``status`` can take, in the table's order."""
     return [action for action in ACTIONS if status in TRANSITIONS[action].sources]

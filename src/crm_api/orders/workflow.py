@@ -21,6 +21,7 @@ from crm_api.kernel.outbox import record_event
 from crm_api.orders import approvals, repository, service
 from crm_api.orders.models import Order, OrderApproval, OrderTransition
 from crm_api.orders.transitions import TRANSITIONS, Action, transition_for
+from crm_api.plans.hooks import blocks_completion
 
 logger = structlog.get_logger(__name__)
 
@@ -323,14 +324,14 @@ async def complete(
     comment: str | None,
     expected_version: int | None = None,
 ) -> Order:
-    """An order in execution is done.
-
-    NOTE: with execution plans, completing requires every plan step to be done (or
-    skipped); that check belongs here, under the order's lock.
-    """
+    """An order in execution is done once every step of its plan is done or skipped
+    (checked under the order's lock, which work on steps shares)."""
     order = await _locked(
         session, principal, order_id, "complete", expected_version=expected_version
     )
+    reason = await blocks_completion(session, order.id)
+    if reason is not None:
+        raise Conflict(reason, extra={"status": order.status})
     await _record(session, principal, order, "complete", comment=comment)
     return order
 
