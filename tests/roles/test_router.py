@@ -460,3 +460,28 @@ class TestTenantIsolation:
         assert same_key.status_code == 201
         still = await client.get(f"{ROLES}/a_only", headers=tenant_a.headers)
         assert still.json()["scope"] == "own"
+
+
+class TestRolesNamedElsewhere:
+    async def test_a_role_an_approval_rule_names_cannot_be_deleted(
+        self, client: httpx.AsyncClient, tenant_a: TenantContext
+    ) -> None:
+        await create_role(
+            client, tenant_a.headers, "approver_x", ["orders:read"], "all"
+        )
+        rule = await client.post(
+            "/api/v1/approval-rules",
+            json={"name": "Big orders", "levels": [{"roles": ["approver_x"]}]},
+            headers=tenant_a.headers,
+        )
+        assert rule.status_code == 201, rule.text
+
+        refused = await client.delete(f"{ROLES}/approver_x", headers=tenant_a.headers)
+        await client.delete(
+            f"/api/v1/approval-rules/{rule.json()['id']}", headers=tenant_a.headers
+        )
+        allowed = await client.delete(f"{ROLES}/approver_x", headers=tenant_a.headers)
+
+        assert refused.status_code == 409
+        assert refused.json()["extra"]["used_by"] == {"approval_rules": 1}
+        assert allowed.status_code == 204

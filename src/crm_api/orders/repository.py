@@ -33,6 +33,7 @@ from crm_api.orders.models import (
 )
 from crm_api.organisation.models import Employee
 from crm_api.roles.models import Role
+from crm_api.roles.repository import register_role_use
 
 STANDARD_FIELDS: dict[str, FilterField] = {
     "number": FilterField(Order.number, "text"),
@@ -231,8 +232,24 @@ async def rule(
 
 
 async def tenant_role_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` are roles the tenant defined."""
+    """Which of ``keys`` are roles the tenant defined, each held (FOR SHARE) until
+    commit: a role cannot be deleted while a rule naming it is being saved."""
     if not keys:
         return set()
-    rows = await session.scalars(select(Role.key).where(Role.key.in_(keys)))
+    rows = await session.scalars(
+        select(Role.key).where(Role.key.in_(keys)).with_for_update(read=True)
+    )
     return set(rows.all())
+
+
+async def rules_naming_role(session: AsyncSession, key: str) -> int:
+    """Approval rules with a level that names the role ``key``."""
+    total = await session.scalar(
+        select(func.count())
+        .select_from(ApprovalRule)
+        .where(ApprovalRule.levels.contains([[key]]))
+    )
+    return int(total or 0)
+
+
+register_role_use("approval_rules", rules_naming_role)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,3 +34,24 @@ async def holders(session: AsyncSession, key: str) -> int:
         select(func.count()).select_from(User).where(User.roles.contains([key]))
     )
     return int(total or 0)
+
+
+# Other domains that name roles (approval rules name who approves) register a
+# counter here, so a role still named somewhere is not deleted from under them.
+RoleUse = Callable[[AsyncSession, str], Awaitable[int]]
+_USES: dict[str, RoleUse] = {}
+
+
+def register_role_use(name: str, counter: RoleUse) -> None:
+    """Declare that ``name`` records may name a role; ``counter`` counts them."""
+    _USES[name] = counter
+
+
+async def uses(session: AsyncSession, key: str) -> dict[str, int]:
+    """Registered records naming the role, counted per kind (non-zero only)."""
+    found: dict[str, int] = {}
+    for name, counter in _USES.items():
+        total = await counter(session, key)
+        if total:
+            found[name] = total
+    return found

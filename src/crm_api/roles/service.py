@@ -176,6 +176,13 @@ async def delete_role(
             f"{holders} user(s) hold the role '{key}'; take it from them first.",
             extra={"holders": holders},
         )
+    used = await repository.uses(session, key)
+    if used:
+        listed = ", ".join(f"{count} {name}" for name, count in used.items())
+        raise Conflict(
+            f"The role '{key}' is still named by {listed}; change those first.",
+            extra={"used_by": used},
+        )
     await session.delete(role)
     await session.flush()
     record_event(session, "role.deleted", subject_id=role.id, payload={"key": key})
