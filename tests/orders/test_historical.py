@@ -3,6 +3,7 @@ rule, keyed by their number, all or nothing per batch, errors named by index."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -498,3 +499,18 @@ class TestWhoMayImport:
         assert (taken["outcome"], taken["id"]) == ("existing", None)
         assert created["outcome"] == "created"
         assert admins["id"] is not None
+
+
+class TestRacingBatches:
+    async def test_the_same_new_number_sent_at_once_is_created_once_and_existing_after(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        # The input that answered 409 to all but one: six batches with HB-CONC at once.
+        responses = await asyncio.gather(
+            *(post(client, shop.ctx.headers, shop.order("HB-CONC")) for _ in range(6))
+        )
+
+        assert [r.status_code for r in responses] == [200] * 6
+        outcomes = sorted(r.json()["orders"][0]["outcome"] for r in responses)
+        assert outcomes == ["created"] + ["existing"] * 5
+        assert await count(client, shop.ctx) == 1

@@ -9,9 +9,9 @@ recorded step from draft, commented "imported", with an ``order.imported`` event
 The order's number is its key. A number the tenant already has is reported as
 ``existing`` and left alone, without further checks, so sending a batch again changes
 nothing. A batch is all or nothing: every problem of every order is listed (fields
-prefixed ``orders.<index>.``) and none of the batch is written. Two batches racing
-with the same new number meet the unique number: the second is a 409, and sending it
-again reports the order as existing.
+prefixed ``orders.<index>.``) and none of the batch is written. Batches racing with
+the same new numbers take turns on them (transaction locks per number), so the later
+ones find the orders and report them as existing.
 """
 
 from __future__ import annotations
@@ -194,6 +194,8 @@ async def import_orders(
     session: AsyncSession, principal: Principal, batch: HistoricalOrderBatch
 ) -> HistoricalImportReport:
     errors = _duplicates(batch)
+    numbers = {item.number for item in batch.orders}
+    await repository.lock_numbers(session, numbers)
     existing = await repository.by_numbers(
         session, {item.number for item in batch.orders}, readable(principal)
     )

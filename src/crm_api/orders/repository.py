@@ -17,6 +17,7 @@ from sqlalchemy import (
     case,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -240,6 +241,21 @@ async def tenant_role_keys(session: AsyncSession, keys: Sequence[str]) -> set[st
         select(Role.key).where(Role.key.in_(keys)).with_for_update(read=True)
     )
     return set(rows.all())
+
+
+async def lock_numbers(session: AsyncSession, numbers: Collection[str]) -> None:
+    """Hold a transaction lock per order number, taken in sorted order (unnest keeps
+    the array's order) so two batches cannot deadlock: batches with the same new
+    numbers take turns."""
+    if not numbers:
+        return
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext('order-number:' || n)) "
+            "FROM unnest(CAST(:numbers AS text[])) AS n"
+        ),
+        {"numbers": sorted(numbers)},
+    )
 
 
 async def rules_naming_role(session: AsyncSession, key: str) -> int:
