@@ -9,6 +9,7 @@ at full precision and rounded once per figure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
@@ -16,7 +17,13 @@ from functools import cache
 from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision
-from pydantic import AfterValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 _HUNDRED = Decimal(100)
 # Wide enough that no product of in-range inputs is rounded before the rule rounds it.
@@ -94,6 +101,27 @@ def _decimal_string(value: Decimal) -> str:
     return format(value, "f")
 
 
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# Left to the finiteness check, which names them as such.
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+
+
+def _decimal_text(value: object) -> object:
+    """A decimal sent as a string is written plainly: ASCII digits, an optional sign
+    and point, nothing else (no spaces, exponents or other scripts' digits)."""
+    if (
+        isinstance(value, str)
+        and not _DECIMAL_TEXT.fullmatch(value)
+        and value.lstrip("+-").lower() not in _NOT_FINITE
+    ):
+        raise ValueError("must be written like 12.30 (ASCII digits, no spaces)")
+    return value
+
+
+# For every exact-decimal input (money, quantities, percentages).
+DecimalText = BeforeValidator(_decimal_text)
+
+
 def _finite(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite number")
@@ -124,6 +152,7 @@ def _money_schema(**extra: Any) -> WithJsonSchema:
 # fits the document's currency is checked where the currency is known.
 MoneyIn = Annotated[
     Decimal,
+    DecimalText,
     AfterValidator(_finite),
     Field(max_digits=18),
     _money_schema(description='Decimal string or number, e.g. "12.30".'),

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from crm_api.customers.schemas import Code as CustomerCode
-from crm_api.kernel.money import MoneyIn, MoneyOut
+from crm_api.kernel.money import DecimalText, MoneyIn, MoneyOut
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import CurrencyCode, Name, PlainText
 from crm_api.orders.transitions import Action, RecordedAction
@@ -34,6 +34,7 @@ DecimalOut = Annotated[
 ]
 Quantity = Annotated[
     Decimal,
+    DecimalText,
     Field(
         gt=0,
         max_digits=18,
@@ -43,6 +44,7 @@ Quantity = Annotated[
 ]
 Percent = Annotated[
     Decimal,
+    DecimalText,
     Field(
         ge=0,
         le=100,
@@ -53,6 +55,7 @@ Percent = Annotated[
 ]
 TaxRate = Annotated[
     Decimal,
+    DecimalText,
     Field(
         ge=0,
         le=1000,

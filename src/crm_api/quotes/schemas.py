@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from crm_api.kernel.money import MoneyIn, MoneyOut
+from crm_api.kernel.money import DecimalText, MoneyIn, MoneyOut
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import CurrencyCode, PlainText
 
@@ -43,16 +43,19 @@ DecimalOut = Annotated[
 ]
 Quantity = Annotated[
     Decimal,
+    DecimalText,
     Field(gt=0, max_digits=18, decimal_places=6, description="More than zero."),
     AfterValidator(_plain),
 ]
 DiscountPercent = Annotated[
     Decimal,
+    DecimalText,
     Field(ge=0, le=100, max_digits=7, decimal_places=4, description="0 to 100."),
     AfterValidator(_plain),
 ]
 TaxRatePercent = Annotated[
     Decimal,
+    DecimalText,
     Field(ge=0, le=1000, max_digits=8, decimal_places=4, examples=["19"]),
     AfterValidator(_plain),
 ]
