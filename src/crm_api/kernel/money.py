@@ -25,6 +25,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
+# The rule in words, for the API's descriptions of everything that applies it.
+MONEY_RULE_TEXT = (
+    "Money rule: line net = quantity x unit price x (1 - discount / 100), rounded "
+    "half-up to the currency's minor unit; line tax = net x tax rate / 100, rounded "
+    "the same way; a document's totals are the sums of its lines' rounded figures. "
+    "Amounts with more decimals than the currency has are refused (422)."
+)
+
 _HUNDRED = Decimal(100)
 # Wide enough that no product of in-range inputs is rounded before the rule rounds it.
 _WIDE = Context(prec=60)
@@ -128,11 +136,19 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+_AS_STRING = PlainSerializer(_decimal_string, return_type=str, when_used="json")
+
 # In responses money is a decimal string ("12.30"), never a JSON number.
 MoneyOut = Annotated[
     Decimal,
-    PlainSerializer(_decimal_string, return_type=str, when_used="json"),
+    _AS_STRING,
     WithJsonSchema({"type": "string", "format": "decimal", "examples": ["12.30"]}),
+]
+# Quantities and percentages are exact decimals too, sent back as decimal strings.
+DecimalOut = Annotated[
+    Decimal,
+    _AS_STRING,
+    WithJsonSchema({"type": "string", "format": "decimal", "examples": ["1.5"]}),
 ]
 
 

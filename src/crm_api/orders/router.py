@@ -10,6 +10,7 @@ from crm_api.auth.dependencies import CurrentPrincipal, Idempotent, require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
 from crm_api.kernel.deps import Session
+from crm_api.kernel.money import MONEY_RULE_TEXT
 from crm_api.kernel.pagination import Page, PageParams, page_params
 from crm_api.kernel.routing import CrmRoute
 from crm_api.orders import history, rule_service, service, workflow
@@ -61,15 +62,6 @@ FILTER_HELP = (
     "source_quote_id, created_at, updated_at and `custom.<key>`, compared by type."
 )
 
-# NOTE: the same words as the quotes' description; one constant beside the rule in
-# kernel/money.py would keep them from drifting.
-MONEY_RULE = (
-    "Money rule: line net = quantity x unit price x (1 - discount / 100), rounded "
-    "half-up to the currency's minor unit; line tax = net x tax rate / 100, rounded "
-    "the same way; the order's totals are the sums of its lines' rounded figures. "
-    "Amounts with more decimals than the currency has are refused (422)."
-)
-
 
 def _filters(request: Request) -> list[tuple[str, str]]:
     return list(request.query_params.multi_items())
@@ -111,7 +103,7 @@ async def count_orders(
     dependencies=[Idempotent],
     description="Send `customer_id` and `lines`, or `from_quote` to copy a quote's "
     "accepted revision (customer, currency, owner, department and every line). "
-    + MONEY_RULE,
+    + MONEY_RULE_TEXT,
 )
 async def create_order(
     data: OrderCreate, session: Session, principal: CanWrite, response: Response
@@ -134,7 +126,7 @@ async def create_order(
     "the key: one the tenant already has is reported as `existing` and left alone, so "
     "sending a batch again creates nothing. All or nothing per batch: every problem "
     "is listed under `errors` as `orders.<index>.<field>` and nothing is written. "
-    + MONEY_RULE,
+    + MONEY_RULE_TEXT,
 )
 async def import_historical_orders(
     data: HistoricalOrderBatch, session: Session, principal: CanWrite
@@ -153,7 +145,7 @@ async def get_order(
     return await _order(session, response, order)
 
 
-@router.patch("/{order_id}", operation_id="orders_update", description=MONEY_RULE)
+@router.patch("/{order_id}", operation_id="orders_update", description=MONEY_RULE_TEXT)
 async def update_order(
     order_id: uuid.UUID,
     data: OrderUpdate,
@@ -175,7 +167,7 @@ async def update_order(
     status_code=status.HTTP_201_CREATED,
     operation_id="order_lines_create",
     dependencies=[Idempotent],
-    description=MONEY_RULE,
+    description=MONEY_RULE_TEXT,
 )
 async def add_line(
     order_id: uuid.UUID,
@@ -206,7 +198,7 @@ async def get_line(
 @router.patch(
     "/{order_id}/lines/{line_id}",
     operation_id="order_lines_update",
-    description=MONEY_RULE,
+    description=MONEY_RULE_TEXT,
 )
 async def update_line(
     order_id: uuid.UUID,

@@ -5,10 +5,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import Field, StringConstraints
 
 from crm_api.customers.schemas import Code as CustomerCode
-from crm_api.kernel.money import DecimalText, MoneyIn, MoneyOut
+from crm_api.kernel.money import DecimalOut, DecimalText, MoneyIn, MoneyOut
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import CurrencyCode, Name, PlainText
 from crm_api.orders.transitions import Action, RecordedAction
@@ -24,14 +24,6 @@ OrderStatus = Literal[
 ]
 MAX_LINES = 500
 
-# Quantities and percentages are exact decimals too: strings in responses.
-DecimalOut = Annotated[
-    Decimal,
-    PlainSerializer(
-        lambda value: format(value, "f"), return_type=str, when_used="json"
-    ),
-    WithJsonSchema({"type": "string", "format": "decimal", "examples": ["1.5"]}),
-]
 Quantity = Annotated[
     Decimal,
     DecimalText,

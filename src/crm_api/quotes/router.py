@@ -9,6 +9,7 @@ from crm_api.auth.dependencies import Idempotent, require
 from crm_api.auth.principal import Principal
 from crm_api.kernel.concurrency import if_match_header, set_etag
 from crm_api.kernel.deps import Session
+from crm_api.kernel.money import MONEY_RULE_TEXT
 from crm_api.kernel.pagination import Page, PageParams, page_params
 from crm_api.kernel.routing import CrmRoute
 from crm_api.quotes import service
@@ -48,12 +49,6 @@ ETAG_NOTE = (
     " The ETag is the quote's: it changes with any change to the quote or a "
     "revision, and every write takes it as If-Match."
 )
-MONEY_RULE = (
-    "Line net = quantity x unit price x (1 - discount / 100), rounded half-up to the "
-    "currency's minor unit; line tax = net x tax rate / 100, rounded the same way; "
-    "totals are the sums of the lines' rounded figures. Amounts with more decimals "
-    "than the currency has are refused (422)."
-)
 
 
 def _filters(request: Request) -> list[tuple[str, str]]:
@@ -89,7 +84,7 @@ async def count_quotes(
     status_code=status.HTTP_201_CREATED,
     operation_id="quotes_create",
     dependencies=[Idempotent],
-    description=MONEY_RULE,
+    description=MONEY_RULE_TEXT,
 )
 async def create_quote(
     data: QuoteCreate, session: Session, actor: CanWrite, response: Response
@@ -208,7 +203,7 @@ async def get_revision(
 @router.patch(
     "/{quote_id}/revisions/{number}",
     operation_id="quote_revisions_update",
-    description=MONEY_RULE + ETAG_NOTE,
+    description=MONEY_RULE_TEXT + ETAG_NOTE,
 )
 async def update_revision(
     quote_id: uuid.UUID,

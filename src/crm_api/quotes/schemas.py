@@ -8,13 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     Field,
-    PlainSerializer,
     StringConstraints,
-    WithJsonSchema,
     model_validator,
 )
 
-from crm_api.kernel.money import DecimalText, MoneyIn, MoneyOut
+from crm_api.kernel.money import DecimalOut, DecimalText, MoneyIn, MoneyOut
 from crm_api.kernel.schemas import InputModel, ReadModel
 from crm_api.kernel.types import CurrencyCode, PlainText
 
@@ -33,14 +31,6 @@ def _plain(value: Decimal) -> Decimal:
     return normal
 
 
-# Quantities and percentages are exact decimals too, sent back as decimal strings.
-DecimalOut = Annotated[
-    Decimal,
-    PlainSerializer(
-        lambda value: format(value, "f"), return_type=str, when_used="json"
-    ),
-    WithJsonSchema({"type": "string", "format": "decimal", "examples": ["1.5"]}),
-]
 Quantity = Annotated[
     Decimal,
     DecimalText,
