@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from crm_api.api_keys.repository import key_by_prefix, touch_key
 from crm_api.auth import repository
-from crm_api.auth.grants import grants_of, principal_for_user
+from crm_api.auth.grants import principal_for_user
 from crm_api.auth.principal import Principal
 from crm_api.auth.tokens import decode_token
 from crm_api.kernel import idempotency
@@ -77,18 +78,16 @@ async def _principal_from_api_key(session: Session, raw: str) -> Principal:
     )
     if creator is None or not creator.is_active:
         raise invalid
-    permissions, scopes = await grants_of(session, list(creator.roles))
+    acting_as = await principal_for_user(session, creator, tenant_id=tenant_id)
     if key.last_used_at is None or now - key.last_used_at > _API_KEY_TOUCH_INTERVAL:
         await touch_key(session, key.id, at=now)
-    return Principal(
-        tenant_id=tenant_id,
+    # The creator's rights, narrowed to the key's scopes; it is not a user sign-in.
+    return replace(
+        acting_as,
         user_id=None,
         api_key_id=key.id,
-        permissions=permissions & frozenset(key.scopes),
-        scopes=scopes,
-        employee_id=creator.employee_id,
-        department_id=creator.department_id,
-        on_behalf_of=creator.id,
+        user=None,
+        permissions=acting_as.permissions & frozenset(key.scopes),
     )
 
 

@@ -37,10 +37,14 @@ async def get_contact(
     contact_id: uuid.UUID,
     *,
     lock: bool = False,
+    lock_customer: bool = False,
 ) -> Contact:
-    """A contact of a customer the caller reaches (with write scope when locking)."""
+    """A contact of a customer the caller reaches (with write scope when locking);
+    ``lock_customer`` also holds the customer (its contacts change primary in turn)."""
     permission = "customers:write" if lock else "customers:read"
-    await get_visible_customer(session, actor, customer_id, permission=permission)
+    await get_visible_customer(
+        session, actor, customer_id, permission=permission, lock=lock_customer
+    )
     contact = await repository.contact(session, customer_id, contact_id, lock=lock)
     if contact is None:
         raise NotFound("No such contact at this customer.")
@@ -83,11 +87,14 @@ async def update_contact(
     *,
     expected_version: int | None,
 ) -> Contact:
-    if data.is_primary:
-        await get_visible_customer(
-            session, actor, customer_id, permission="customers:write", lock=True
-        )
-    contact = await get_contact(session, actor, customer_id, contact_id, lock=True)
+    contact = await get_contact(
+        session,
+        actor,
+        customer_id,
+        contact_id,
+        lock=True,
+        lock_customer=bool(data.is_primary),
+    )
     check_version(expected_version, contact.version)
     changes = data.model_dump(exclude_unset=True)
     refuse_nulls(changes, ("name",))

@@ -129,7 +129,6 @@ async def duplicates(
     phone_key: str | None,
     email_key: str | None,
     visible: ColumnElement[bool],
-    exclude: uuid.UUID | None = None,
     limit: int = 10,
 ) -> tuple[list[Customer], int]:
     """Up to ``limit`` likely duplicates ``visible`` lets through, and how many more
@@ -138,8 +137,6 @@ async def duplicates(
     if matches is None:
         return [], 0
     statement = select(Customer).where(matches, visible)
-    if exclude is not None:
-        statement = statement.where(Customer.id != exclude)
     rows = await session.scalars(statement.order_by(Customer.id).limit(limit))
     hidden = await session.scalar(
         select(func.count()).select_from(Customer).where(matches, ~visible)

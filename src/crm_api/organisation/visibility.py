@@ -194,8 +194,10 @@ async def assign(
             "The owner works outside your department.",
             "outside_scope",
         )
-    if not await _in_subtree(session, root, department_id) and not (
-        mine and department_id == owner.department_id
+    # The owner's own department has just been let through (or the owner is the
+    # caller): only another department needs looking up.
+    if department_id != owner.department_id and not await _in_subtree(
+        session, root, department_id
     ):
         raise _refused(
             "department_id",
