@@ -14,7 +14,7 @@ import pytest
 
 from crm_api.kernel.db import set_tenant
 from crm_api.orders.models import Order
-from crm_api.plans.hooks import blocks_completion, plan_summaries, plan_summary
+from crm_api.plans.hooks import blocks_completion, plan_summaries
 from tests.fixtures.api import TenantContext, add_user
 from tests.orders.conftest import event_types, step
 from tests.plans.conftest import (
@@ -606,7 +606,7 @@ class TestHooks:
                 return (
                     await blocks_completion(session, row.id),
                     await blocks_completion(session, bare.id),
-                    await plan_summary(session, row),
+                    (await plan_summaries(session, [row]))[row.id],
                     await plan_summaries(session, [row, bare]),
                 )
 

@@ -11,13 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import BUILTIN_ROLES
 from crm_api.kernel.concurrency import check_version
-from crm_api.kernel.db import current_tenant
 from crm_api.kernel.errors import FieldError, NotFound, ValidationFailed
 from crm_api.kernel.money import fits_currency, minor_units, round_money
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
 from crm_api.orders import repository
-from crm_api.orders.content import plain
+from crm_api.orders.content import plain, tenant_of
 from crm_api.orders.models import ApprovalRule
 from crm_api.orders.schemas import (
     ApprovalLevel,
@@ -28,7 +27,6 @@ from crm_api.orders.schemas import (
     RuleConditions,
     RuleConditionsRead,
 )
-from crm_api.tenants.models import Tenant
 
 logger = structlog.get_logger(__name__)
 
@@ -100,9 +98,7 @@ def _apply_conditions(
 
 
 async def create_rule(session: AsyncSession, data: ApprovalRuleCreate) -> ApprovalRule:
-    tenant = await session.get(Tenant, current_tenant(session))
-    if tenant is None:
-        raise RuntimeError("the session's tenant does not exist")
+    tenant = await tenant_of(session)
     rule = ApprovalRule(
         tenant_id=tenant.id,
         name=data.name,

@@ -7,7 +7,7 @@ The state machine lives in workflow.py; who approves in approvals.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,11 +15,10 @@ from typing import Any
 import structlog
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from crm_api.auth.principal import Principal
-from crm_api.custom_attributes.value_index import CustomValueIndex, indexed_column
-from crm_api.custom_attributes.values import Definitions, load_definitions
+from crm_api.custom_attributes.filters import custom_fields
+from crm_api.custom_attributes.values import load_definitions
 from crm_api.customers.models import Customer
 from crm_api.kernel.concurrency import check_version
 from crm_api.kernel.db import current_tenant
@@ -70,15 +69,6 @@ UNIQUE = {
 }
 # Everything an order says it sells; it changes only while the order is a draft.
 CONTENT_FIELDS = frozenset({"number", "customer_id", "currency", "lines", "custom"})
-_CUSTOM_KINDS: dict[str, Any] = {
-    "integer": "number",
-    "decimal": "number",
-    "money": "number",
-    "date": "date",
-    "datetime": "datetime",
-    "boolean": "boolean",
-    "multiselect": "jsonb_array",
-}
 
 
 # --- visibility ---
@@ -128,42 +118,6 @@ async def get_order(
 # --- lists ---
 
 
-def _custom_fields(definitions: Definitions) -> Callable[[str], FilterField | None]:
-    """Resolve ``custom.<key>``; numbers and dates go through the typed value index."""
-    resolved: dict[str, FilterField] = {}
-
-    def resolve(key: str) -> FilterField | None:
-        if key in resolved:
-            return resolved[key]
-        kind = definitions.type_of(key)
-        if kind is None:
-            return None
-        typed_column = indexed_column(kind)
-        if typed_column is None:
-            field = FilterField(
-                definitions.sql_value(Order.custom, key),
-                _CUSTOM_KINDS.get(kind, "text"),
-            )
-        else:
-            value = aliased(CustomValueIndex, name=f"custom_{key}")
-            field = FilterField(
-                getattr(value, typed_column),
-                _CUSTOM_KINDS[kind],
-                join=(
-                    value,
-                    and_(
-                        value.record_id == Order.id,
-                        value.entity == "order",
-                        value.key == key,
-                    ),
-                ),
-            )
-        resolved[key] = field
-        return field
-
-    return resolve
-
-
 @dataclass(frozen=True)
 class ListQuery:
     conditions: list[ColumnElement[bool]]
@@ -181,7 +135,10 @@ async def _list_query(
 ) -> ListQuery:
     definitions = await load_definitions(session, "order", for_write=False)
     used: dict[str, FilterField] = {}
-    base = resolver(repository.STANDARD_FIELDS, _custom_fields(definitions))
+    base = resolver(
+        repository.STANDARD_FIELDS,
+        custom_fields(definitions, model=Order, entity="order"),
+    )
 
     def resolve(name: str) -> FilterField | None:
         field = base(name)

@@ -7,8 +7,8 @@ Wiring, for the orders package:
   takes), ``reason = await blocks_completion(session, order.id)``; when it is not
   None, refuse with ``Conflict(reason)``. Work on steps takes the same row in share
   mode, so no step can change between this check and the completion.
-- the order's read model: ``plan: PlanFigures | None = await plan_summary(session,
-  order)`` (or ``plan_summaries`` for a page of orders, in two queries).
+- the order's read model: ``plan_summaries(session, orders)`` gives the figures of a
+  page of orders in two queries (orders without a plan are absent).
 """
 
 from __future__ import annotations
@@ -45,17 +45,11 @@ async def blocks_completion(session: AsyncSession, order_id: uuid.UUID) -> str |
     )
 
 
-async def plan_summary(session: AsyncSession, order: Order) -> PlanFigures | None:
-    """The order's paid, outstanding and overdue amounts (overdue on the tenant's
-    calendar); None when the order has no plan."""
-    return (await plan_summaries(session, [order])).get(order.id)
-
-
 async def plan_summaries(
     session: AsyncSession, orders: Sequence[Order]
 ) -> dict[uuid.UUID, PlanFigures]:
-    """``plan_summary`` for many orders at once, keyed by order id (orders without a
-    plan are absent)."""
+    """The paid, outstanding and overdue amounts of each order's plan (overdue on the
+    tenant's calendar), keyed by order id; orders without a plan are absent."""
     ids = [order.id for order in orders]
     plans = await repository.plans_of(session, ids)
     if not plans:
