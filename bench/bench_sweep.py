@@ -70,9 +70,9 @@ from crm_api.app import create_app
 from crm_api.cli import run_migrations
 from crm_api.kernel.db import create_engine, create_sessionmaker
 from crm_api.kernel.logging import configure_logging
-from crm_api.plans import calendar
 from crm_api.plans.sweep import SWEEP_SQL, sweep
 from crm_api.settings import Settings
+from crm_api.tenants import calendar
 
 PASSWORD = "benchmark passphrase"  # noqa: S105 - throwaway bench accounts
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from crm_api.quotes import calendar
+from crm_api.tenants import calendar
 from tests.customers.conftest import create_customer
 from tests.fixtures.api import TenantContext, add_user
 from tests.orders.conftest import (

@@ -137,7 +137,7 @@ async def ship(client: httpx.AsyncClient, tenant_a: TenantContext) -> dict[str, 
 
 
 class Clock:
-    """Stands in for ``crm_api.plans.calendar.utc_now``: time moves when told."""
+    """Stands in for ``crm_api.tenants.calendar.utc_now``: time moves when told."""
 
     def __init__(self) -> None:
         self.now = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr("crm_api.plans.calendar.utc_now", fake)
+    monkeypatch.setattr("crm_api.tenants.calendar.utc_now", fake)
     return fake
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_api.quotes import calendar
+from crm_api.tenants import calendar
 from tests.customers.conftest import create_customer
 from tests.fixtures.api import TenantContext
 

@@ -43,7 +43,7 @@ from crm_api.orders.transitions import IMPORTED
 from crm_api.organisation import visibility
 from crm_api.products import repository as products_repository
 from crm_api.products.models import Product
-from crm_api.quotes.calendar import today_in
+from crm_api.tenants.calendar import today_in
 from crm_api.tenants.models import Tenant
 
 logger = structlog.get_logger(__name__)

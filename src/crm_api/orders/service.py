@@ -55,7 +55,7 @@ from crm_api.organisation import visibility
 from crm_api.plans.hooks import plan_summaries
 from crm_api.plans.schemas import PlanFigures
 from crm_api.products import repository as products_repository
-from crm_api.quotes.calendar import tenant_today
+from crm_api.tenants.calendar import tenant_today
 
 logger = structlog.get_logger(__name__)
 

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.orders.models import Order
 from crm_api.plans import repository
-from crm_api.plans.calendar import tenant_today
 from crm_api.plans.figures import plan_figures
 from crm_api.plans.models import PlanStep
 from crm_api.plans.schemas import PlanFigures
+from crm_api.tenants.calendar import tenant_today
 
 # How many pending steps a refusal names before it only counts the rest.
 _NAMED = 5

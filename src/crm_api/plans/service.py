@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import func
@@ -40,7 +39,6 @@ from crm_api.orders.models import Order
 from crm_api.organisation.models import Employee
 from crm_api.organisation.visibility import visible
 from crm_api.plans import repository
-from crm_api.plans.calendar import tenant_today
 from crm_api.plans.figures import plan_figures, step_read
 from crm_api.plans.models import ActionType, Plan, PlanStep
 from crm_api.plans.repository import RowLock
@@ -50,6 +48,7 @@ from crm_api.plans.schemas import (
     PlanReplace,
     PlanStepIn,
 )
+from crm_api.tenants.calendar import tenant_today, today_in
 from crm_api.tenants.models import Tenant
 
 logger = structlog.get_logger(__name__)
@@ -323,7 +322,7 @@ async def _approval_date(session: AsyncSession, order: Order) -> date:
     tenant = await session.get(Tenant, current_tenant(session))
     if approved_at is None or tenant is None:
         raise RuntimeError("an approved order without its approval transition")
-    return approved_at.astimezone(ZoneInfo(tenant.time_zone)).date()
+    return today_in(tenant.time_zone, now=approved_at)
 
 
 async def generate_plan(

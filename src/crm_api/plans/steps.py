@@ -30,7 +30,6 @@ from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, page_of
 from crm_api.orders.models import Order
 from crm_api.plans import repository
-from crm_api.plans.calendar import tenant_today
 from crm_api.plans.figures import step_read
 from crm_api.plans.models import PlanStep, Receipt
 from crm_api.plans.schemas import (
@@ -41,6 +40,7 @@ from crm_api.plans.schemas import (
     StepSkip,
 )
 from crm_api.plans.service import order_of, require_status
+from crm_api.tenants.calendar import tenant_today
 
 logger = structlog.get_logger(__name__)
 

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_api.kernel.db import set_tenant
 from crm_api.plans import policy
-from crm_api.plans.calendar import local_today
+from crm_api.tenants.calendar import today_in
 from crm_api.tenants.models import Tenant
 
 logger = structlog.get_logger(__name__)
@@ -160,7 +160,7 @@ async def sweep_tenant(
     if tenant is None:  # deleted since the list of tenants was read
         return outcome
     rules = await policy.current(session, tenant_id)
-    today = local_today(tenant.time_zone)
+    today = today_in(tenant.time_zone)
     row = (
         await session.execute(
             text(SWEEP_SQL),

@@ -46,7 +46,7 @@ from crm_api.kernel.filtering import build_filters, build_sort
 from crm_api.kernel.outbox import record_event
 from crm_api.kernel.pagination import PageParams, SortKey, page_of
 from crm_api.organisation.visibility import assign
-from crm_api.quotes import calendar, repository
+from crm_api.quotes import repository
 from crm_api.quotes.lines import apply_totals, build_lines, copy_line
 from crm_api.quotes.models import (
     ACCEPTED,
@@ -68,6 +68,7 @@ from crm_api.quotes.schemas import (
     RevisionUpdate,
     TransitionRequest,
 )
+from crm_api.tenants import calendar
 from crm_api.tenants.models import Tenant
 
 logger = structlog.get_logger(__name__)

@@ -1,7 +1,8 @@
-"""Today on the tenant's own calendar: validity is judged where the tenant lives.
+"""Today on the tenant's own calendar: validity, due dates and order dates are judged
+where the tenant lives.
 
-``utc_now`` is the one clock the quote rules read, so tests move time by replacing
-it rather than by waiting.
+``utc_now`` is the one clock these rules read, so tests move time by replacing it
+rather than by waiting.
 """
 
 from __future__ import annotations
