@@ -58,6 +58,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_me import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, log, with_database
+from kept_database import drop_database, open_database, record_build
 
 from crm_api.app import create_app
 from crm_api.cli import run_migrations
@@ -106,63 +107,6 @@ def _wanted(args: argparse.Namespace) -> dict[str, Any]:
         "employees": args.employees,
         "fanout": args.fanout,
     }
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-async def _open_database(
-    admin_url: str, name: str, wanted: dict[str, Any], fresh: bool
-) -> Build | None:
-    """Create ``name`` unless a finished build with the same shape is there; that
-    build's record, or None when the data must be built."""
-    connection = await asyncpg.connect(admin_url)
-    try:
-        row = await connection.fetchrow(
-            "SELECT shobj_description(oid, 'pg_database') AS note "
-            "FROM pg_database WHERE datname = $1",
-            name,
-        )
-        note: dict[str, Any] = {}
-        if row is not None and row["note"]:
-            try:
-                note = json.loads(row["note"])
-            except ValueError:
-                note = {}
-        same = all(note.get(key) == value for key, value in wanted.items())
-        if row is not None and not fresh and same and "build" in note:
-            log(f"reusing database {name} (built earlier)")
-            return Build(**note["build"])
-        if row is not None:
-            reason = "--fresh" if fresh else "unfinished or other shape"
-            log(f"dropping database {name} ({reason})")
-            await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        log(f"created database {name}")
-        return None
-    finally:
-        await connection.close()
-
-
-async def _record_build(
-    admin_url: str, name: str, wanted: dict[str, Any], build: Build
-) -> None:
-    note = json.dumps({**wanted, "build": build.__dict__})
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'COMMENT ON DATABASE "{name}" IS {_quote(note)}')
-    finally:
-        await connection.close()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-    log(f"dropped database {name}")
 
 
 # ------------------------------------------------------------------ the data (SQL)
@@ -682,7 +626,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     url = with_database(args.admin_url, name)
     wanted = _wanted(args)
     set_up_started = time.perf_counter()
-    build = await _open_database(args.admin_url, name, wanted, args.fresh)
+    recorded = await open_database(args.admin_url, name, wanted, args.fresh)
+    build = None if recorded is None else Build(**recorded)
     await asyncio.to_thread(run_migrations, url)
     reused = build is not None
 
@@ -695,7 +640,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ) as client:
             if build is None:
                 build = await _set_up(client, url, args)
-                await _record_build(args.admin_url, name, wanted, build)
+                await record_build(args.admin_url, name, wanted, build.__dict__)
             set_up_s = time.perf_counter() - set_up_started
             share = build.subtree_customers / build.customers
             log(
@@ -748,7 +693,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await direct.close()
     if args.drop:
-        await _drop_database(args.admin_url, name)
+        await drop_database(args.admin_url, name)
 
     return {
         "bench": "visibility",
